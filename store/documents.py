@@ -1,0 +1,178 @@
+"""Documents and the loaders that turn files into them, one registry for every format."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+BUNDLED_ID = "nagorno-karabakh-ceasefire"
+BUNDLED_TITLE = "Nagorno-Karabakh accepts a Russian-brokered ceasefire and Azerbaijan's demand to disarm"
+BUNDLED_FILE = "nagorno-karabakh-ceasefire.txt"
+
+
+class Document(BaseModel):
+    """A text kept verbatim as decoded; chunk offsets index into `text`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    text: str
+    source: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+class LoadError(Exception):
+    """A file that cannot become a document; the message names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class _Loader:
+    extension: str
+    read: Callable[[bytes, Path], tuple[str, str | None]]  # -> (text, title or None)
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 (or UTF-16 with a BOM); legacy Windows-1252 text is accepted when it reads as text."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data:
+        raise LoadError(path, "looks like a binary file (it contains NUL bytes); give a text, Markdown, HTML or PDF file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = ""
+    if text and sum(ch.isprintable() or ch in "\r\n\t" for ch in text) >= 0.98 * len(text):
+        return text
+    raise LoadError(path, "is not UTF-8 text (binary or another encoding); convert it to UTF-8 and index it again")
+
+
+def _read_text(data: bytes, path: Path) -> tuple[str, str | None]:
+    return _decode(data, path), None
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def _read_markdown(data: bytes, path: Path) -> tuple[str, str | None]:
+    text = _decode(data, path)
+    heading = _MD_HEADING.search(text)
+    return text, heading.group(1) if heading else None
+
+
+def _read_html(data: bytes, path: Path) -> tuple[str, str | None]:
+    import trafilatura  # deferred: it pulls in lxml and friends
+
+    html = _decode(data, path)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    meta = trafilatura.extract_metadata(html)
+    return text or "", meta.title if meta and meta.title else None
+
+
+def _read_pdf(data: bytes, path: Path) -> tuple[str, str | None]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = reader.metadata.title if reader.metadata else None
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError(path, f"is not a readable PDF ({exc}); check that the file is complete") from None
+    return "\n\n".join(page.strip() for page in pages), title or None
+
+
+LOADERS: dict[str, _Loader] = {
+    loader.extension: loader
+    for loader in (
+        _Loader(".txt", _read_text),
+        _Loader(".md", _read_markdown),
+        _Loader(".markdown", _read_markdown),
+        _Loader(".html", _read_html),
+        _Loader(".htm", _read_html),
+        _Loader(".pdf", _read_pdf),
+    )
+}
+
+
+def document_id(path: Path) -> str:
+    """A stable id for a file: its name, made readable, and a hash of its resolved path."""
+    resolved = str(path.resolve())
+    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:40] or "doc"
+    return f"{slug}-{hashlib.sha256(resolved.encode()).hexdigest()[:10]}"
+
+
+def text_document(text: str, title: str, doc_id: str | None = None) -> Document:
+    """A document from inline text; its id derives from its title and text unless given."""
+    if doc_id is None:
+        digest = hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()[:12]
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "text"
+        doc_id = f"{slug}-{digest}"
+    return Document(id=doc_id, title=title, text=text, source="inline")
+
+
+def load_file(path: Path) -> Document:
+    """Read one supported file into a document, or raise LoadError saying why not."""
+    if not path.exists():
+        raise LoadError(path, "does not exist; check the path")
+    if path.is_dir():
+        raise LoadError(path, "is a directory; give its files or use it as an index path")
+    if not path.is_file():
+        raise LoadError(path, "is not a regular file (a FIFO or device?); give a text, Markdown, HTML or PDF file")
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        supported = ", ".join(sorted(LOADERS))
+        raise LoadError(path, f"has an unsupported extension {path.suffix or '(none)'!r}; supported: {supported}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(path, f"cannot be read ({exc.strerror}); check its permissions") from None
+    if not data.strip():
+        raise LoadError(path, "is empty; there is nothing to index")
+    text, title = loader.read(data, path)
+    if not text.strip():
+        raise LoadError(path, "holds no extractable text (a scanned PDF or an empty page?)")
+    return Document(id=document_id(path), title=(title or path.stem).strip(), text=text, source=str(path.resolve()))
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[LoadError]]:
+    """Files to load from the given paths (folders are searched for supported files), and the paths that give none."""
+    files: list[Path] = []
+    errors: list[LoadError] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LOADERS)
+            if not found:
+                errors.append(LoadError(path, f"holds no supported files ({', '.join(sorted(LOADERS))})"))
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, errors
+
+
+def bundled_document() -> Document:
+    """The news article that ships with the package: the corpus when no document is given."""
+    text = resources.files("store").joinpath("data", BUNDLED_FILE).read_text(encoding="utf-8")
+    return Document(id=BUNDLED_ID, title=BUNDLED_TITLE, text=text, source="bundled")

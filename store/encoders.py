@@ -1,0 +1,119 @@
+"""The two neural models, run with onnxruntime and tokenizers: a bi-encoder (LangChain `Embeddings`) and a cross-encoder."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from store.models import BGE_SMALL_EN, MINILM_RERANKER, ModelSpec
+
+BATCH_SIZE = 32
+Progress = Callable[[int], None]  # called with the number of texts just finished
+
+
+class _OnnxBert:
+    """A BERT-style ONNX model with its tokenizer, loaded on first use; batches are sorted by length to pad little."""
+
+    def __init__(self, spec: ModelSpec, threads: int | None = None):
+        self.spec = spec
+        self._threads = threads or os.cpu_count() or 1
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(self.spec.path("tokenizer.json")))
+                tokenizer.enable_truncation(max_length=self.spec.max_length)
+                tokenizer.no_padding()
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self._threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                self._session = ort.InferenceSession(
+                    str(self.spec.path("model.onnx")), sess_options=options, providers=["CPUExecutionProvider"]
+                )
+                self._tokenizer = tokenizer
+        return self._session, self._tokenizer
+
+    def run(self, inputs: Sequence, progress: Progress | None = None) -> list[np.ndarray]:
+        """The model's first output for each input (a text or a pair of texts), in input order."""
+        session, tokenizer = self._load()
+        encodings = tokenizer.encode_batch(list(inputs))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        results: list[np.ndarray | None] = [None] * len(encodings)
+        for at in range(0, len(order), BATCH_SIZE):
+            batch = order[at : at + BATCH_SIZE]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            types = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                enc = encodings[i]
+                n = len(enc.ids)
+                ids[row, :n] = enc.ids
+                mask[row, :n] = enc.attention_mask
+                types[row, :n] = enc.type_ids
+            output = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+            for row, i in enumerate(batch):
+                results[i] = output[row]
+            if progress:
+                progress(len(batch))
+        return results  # type: ignore[return-value]
+
+
+class OnnxEmbeddings(Embeddings):
+    """Sentence embeddings from a verified local ONNX model (bge-small by default): CLS pooling, unit length."""
+
+    def __init__(self, spec: ModelSpec = BGE_SMALL_EN, threads: int | None = None):
+        self.spec = spec
+        self._model = _OnnxBert(spec, threads)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def dimension(self) -> int:
+        return self.spec.dimension
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Unit vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.spec.dimension), dtype=np.float32)
+        hidden = self._model.run(texts, progress)
+        vectors = np.stack([h[0] for h in hidden]).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([self.spec.query_prefix + text])[0].tolist()
+
+
+class CrossEncoder:
+    """Scores how well a passage answers a query, with a verified local ms-marco MiniLM cross-encoder."""
+
+    def __init__(self, spec: ModelSpec = MINILM_RERANKER, threads: int | None = None):
+        self.spec = spec
+        self._model = _OnnxBert(spec, threads)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def score(self, query: str, passages: Sequence[str]) -> list[float]:
+        """A relevance logit per passage (higher is better; above 0 is usually relevant)."""
+        if not passages:
+            return []
+        return [float(out[0]) for out in self._model.run([(query, p) for p in passages])]

@@ -1,0 +1,122 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) fused by reciprocal rank, then reranked by a cross-encoder."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from store.chunking import Chunk
+from store.encoders import CrossEncoder
+from store.index import Index
+from store.lexical import LexicalIndex
+
+
+class Passage(BaseModel):
+    """A retrieved chunk: `text == document.text[start:end]`; `score` is the last stage's (0..1 after reranking)."""
+
+    document_id: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class RetrievalOptions(BaseModel):
+    """Which stages run and how wide each one looks."""
+
+    dense: bool = True
+    lexical: bool = True
+    rerank: bool = True
+    candidates: int = Field(default=20, ge=1, description="chunks each of dense and lexical search return")
+    rerank_depth: int = Field(default=20, ge=1, description="fused chunks the cross-encoder rescores")
+    rrf_k: int = 60
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over an `Index`; `search` gives typed passages, `invoke` LangChain documents."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Index
+    k: int = 4
+    options: RetrievalOptions = Field(default_factory=RetrievalOptions)
+    document_ids: list[str] | None = None
+    cross_encoder: CrossEncoder = Field(default_factory=CrossEncoder)  # loads its model on first use
+
+    _lexical: LexicalIndex | None = PrivateAttr(default=None)
+    _lexical_fingerprint: str | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index, rebuilt from Chroma when the documents changed since it was built."""
+        with self._lock:
+            fingerprint = self.index.fingerprint()
+            if self._lexical is None or fingerprint != self._lexical_fingerprint:
+                self._lexical = LexicalIndex(self.index.all_chunks())
+                self._lexical_fingerprint = fingerprint
+            return self._lexical
+
+    def search(self, query: str, k: int | None = None, document_ids: Sequence[str] | None = None) -> list[Passage]:
+        """The k passages that best answer the query, best first, optionally only from the given documents."""
+        k = k or self.k
+        document_ids = document_ids if document_ids is not None else self.document_ids
+        opts = self.options
+        if not query.strip() or not (opts.dense or opts.lexical):
+            return []
+        rankings: list[list[tuple[Chunk, float]]] = []
+        if opts.dense:
+            rankings.append(self.index.dense_search(query, opts.candidates, document_ids))
+        if opts.lexical:
+            rankings.append(self.lexical_index().search(query, opts.candidates, document_ids))
+
+        if len(rankings) == 1:
+            fused = rankings[0]
+        else:
+            fused = reciprocal_rank_fusion(rankings, opts.rrf_k)
+        if opts.rerank:
+            pool = fused[: max(opts.rerank_depth, k)]
+            logits = self.cross_encoder.score(query, [chunk.text for chunk, _ in pool])
+            fused = sorted(((c, _sigmoid(s)) for (c, _), s in zip(pool, logits, strict=True)), key=lambda x: -x[1])
+        titles = self.index.titles()
+        return [
+            Passage(
+                document_id=chunk.document_id,
+                title=titles.get(chunk.document_id, chunk.document_id),
+                chunk_id=chunk.id,
+                start=chunk.start,
+                end=chunk.end,
+                text=chunk.text,
+                score=round(score, 6),
+            )
+            for chunk, score in fused[:k]
+        ]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+        return [
+            LCDocument(page_content=p.text, id=p.chunk_id, metadata=p.model_dump(exclude={"text"}))
+            for p in self.search(query)
+        ]
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[Chunk, float]]], k: int = 60) -> list[tuple[Chunk, float]]:
+    """Merge ranked lists: each chunk scores the sum of 1 / (k + rank) over the lists it is in."""
+    scores: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    for ranking in rankings:
+        for rank, (chunk, _) in enumerate(ranking, start=1):
+            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (k + rank)
+            chunks[chunk.id] = chunk
+    return [(chunks[cid], score) for cid, score in sorted(scores.items(), key=lambda x: -x[1])]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+

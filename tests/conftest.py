@@ -1,0 +1,87 @@
+"""Shared fixtures: the real models (loaded once), an embedded store and a real Chroma server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from store import CrossEncoder, Index, OnnxEmbeddings, StoreSettings
+
+BACKENDS = ["embedded", "server"]
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> OnnxEmbeddings:
+    return OnnxEmbeddings()
+
+
+@pytest.fixture(scope="session")
+def cross_encoder() -> CrossEncoder:
+    return CrossEncoder()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _chroma_command() -> str:
+    found = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if not found:
+        pytest.fail("the `chroma` command (from the chromadb package) is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on a free loopback port, stopped at the end of the session."""
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    log = (data / "server.log").open("w")
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    process = subprocess.Popen(
+        [_chroma_command(), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request, tmp_path) -> StoreSettings:
+    """Store settings for a fresh index, embedded in a temp folder or on the test server (own collection)."""
+    if request.param == "embedded":
+        return StoreSettings(store=tmp_path / "store")
+    url = request.getfixturevalue("chroma_server")
+    return StoreSettings(chroma_url=url, collection=f"t-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def index(settings, embeddings) -> Index:
+    return Index(settings, embeddings)

@@ -1,0 +1,86 @@
+"""The installed `assistant` command, as a user runs it: index, docs, search."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ASSISTANT = shutil.which("assistant", path=str(Path(sys.executable).parent))
+
+
+def run(*args: str, store: Path, chroma_url: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASSISTANT_STORE": str(store), "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("ASSISTANT_CHROMA_URL", None)
+    if chroma_url:
+        env["ASSISTANT_CHROMA_URL"] = chroma_url
+    return subprocess.run([ASSISTANT, *args], capture_output=True, text=True, env=env, timeout=180)
+
+
+def test_search_works_on_the_bundled_article_with_no_setup(tmp_path):
+    result = run("search", "How far is Yevlax from Baku?", "-k", "2", "--json", store=tmp_path / "s")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    best = payload["passages"][0]
+    assert "265 kilometers west of Baku" in best["text"]
+    assert best["document_id"] == "nagorno-karabakh-ceasefire" and len(payload["passages"]) == 2
+
+
+def test_index_docs_and_search_a_users_files(tmp_path):
+    notes = tmp_path / "zorbland.md"
+    notes.write_text("# Zorbland facts\n\nThe capital of Zorbland is Quux. It has 3,000 inhabitants.\n")
+    store = tmp_path / "s"
+    indexed = run("index", str(notes), store=store)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "Zorbland facts" in indexed.stdout and "1 added" in indexed.stdout
+    again = run("index", str(notes), store=store)
+    assert "1 unchanged" in again.stdout and "0 chunks embedded" in again.stdout
+
+    docs = json.loads(run("docs", "--json", store=store).stdout)
+    assert {d["title"] for d in docs} == {"Zorbland facts", "Nagorno-Karabakh accepts a Russian-brokered ceasefire and Azerbaijan's demand to disarm"}
+
+    found = run("search", "What is the capital of Zorbland?", "-k", "1", store=store)
+    assert found.returncode == 0 and "The capital of Zorbland is Quux." in found.stdout
+
+
+def test_bad_paths_are_listed_and_the_good_ones_indexed(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("Good content lives here.")
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    store = tmp_path / "s"
+    result = run("index", str(good), str(binary), str(tmp_path / "nope.pdf"), store=store)
+    assert result.returncode == 1
+    assert f"{binary}: looks like a binary file" in result.stderr
+    assert f"{tmp_path / 'nope.pdf'}: does not exist" in result.stderr
+    assert "2 path(s) not indexed" in result.stderr
+    assert "Traceback" not in result.stderr
+    titles = {d["title"] for d in json.loads(run("docs", "--json", store=store).stdout)}
+    assert "good" in titles and "blob" not in titles
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["search", "   "], "the query is empty"), (["search", "x", "-k", "0"], "-k must be at least 1"),
+     (["search", "x", "--chroma-url", "localhost"], "http://HOST:PORT")],
+)
+def test_user_errors_are_one_line(tmp_path, args, message):
+    result = run(*args, store=tmp_path / "s")
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_command_works_against_a_chroma_server(tmp_path, chroma_server):
+    result = run("search", "Who mediated the ceasefire?", "-k", "1", "--json", store=tmp_path / "unused", chroma_url=chroma_server)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["passages"][0]["document_id"] == "nagorno-karabakh-ceasefire"
+    assert not (tmp_path / "unused").exists()
+
+
+def test_python_dash_m_assistant_runs(tmp_path):
+    env = {**os.environ, "ASSISTANT_STORE": str(tmp_path / "s")}
+    result = subprocess.run([sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and "index" in result.stdout and "search" in result.stdout

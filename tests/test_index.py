@@ -1,0 +1,105 @@
+"""The Chroma index, embedded and on a real server: idempotent, replacing, guarded against mixed models."""
+
+import pytest
+
+from store import Document, Index, OnnxEmbeddings, StoreMismatch, StoreSettings, bundled_document, rebuild, text_document
+from store.models import BGE_SMALL_EN
+
+
+def _chunk_ids(index: Index, document_id: str) -> set[str]:
+    return {c.id for c in index.all_chunks() if c.document_id == document_id}
+
+
+def test_indexing_the_bundled_article(index):
+    index.ensure_bundled()
+    [info] = index.documents()
+    assert info.id == "nagorno-karabakh-ceasefire" and info.chunks == index.chunk_count() > 5
+    stored = index.document(info.id)
+    assert stored.text == bundled_document().text
+    for chunk in index.all_chunks():
+        assert chunk.text == stored.text[chunk.start : chunk.end]
+
+
+def test_reindexing_an_unchanged_document_adds_nothing(index):
+    first = index.add([bundled_document()])
+    before = _chunk_ids(index, "nagorno-karabakh-ceasefire")
+    again = index.add([bundled_document()])
+    assert first.added == ["nagorno-karabakh-ceasefire"] and first.chunks_embedded == len(before)
+    assert again.unchanged == ["nagorno-karabakh-ceasefire"] and again.chunks_embedded == 0
+    assert _chunk_ids(index, "nagorno-karabakh-ceasefire") == before
+
+
+def test_a_changed_document_replaces_its_chunks_without_stale_ones(index):
+    original = bundled_document()
+    index.add([original])
+    edited = Document(id=original.id, title=original.title, text=original.text.replace("at least 34 dead", "at least 40 dead"))
+    report = index.add([edited])
+    assert report.updated == [original.id] and report.chunks_removed >= 1
+    chunks = [c for c in index.all_chunks() if c.document_id == original.id]
+    assert any("at least 40 dead" in c.text for c in chunks)
+    assert not any("at least 34 dead" in c.text for c in chunks)
+    assert index.documents()[0].chunks == len(chunks) == index.chunk_count()
+    assert index.document(original.id).text == edited.text
+
+
+def test_a_document_that_fails_to_store_leaves_no_chunks(index):
+    index.add([bundled_document()])
+    before = index.chunk_count()
+    doomed = text_document("The harbour opened in May. Ships arrived daily. " * 40, title="Harbour")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    index._documents.upsert = fail  # the last write of a document fails, after its chunks went in
+    with pytest.raises(RuntimeError):
+        index.add([doomed])
+    assert index.chunk_count() == before
+    assert not _chunk_ids(index, doomed.id)
+
+
+def test_removing_a_document_removes_its_chunks(index):
+    notes = text_document("Zorbland's capital is Quux.", title="Notes")
+    index.add([bundled_document(), notes])
+    assert index.remove(notes.id) is True
+    assert [d.id for d in index.documents()] == ["nagorno-karabakh-ceasefire"]
+    assert not _chunk_ids(index, notes.id)
+    assert index.remove(notes.id) is False
+
+
+def test_another_model_is_refused_with_the_way_to_rebuild(settings, embeddings):
+    Index(settings, embeddings).ensure_bundled()
+    other = OnnxEmbeddings(BGE_SMALL_EN.__class__(**{**BGE_SMALL_EN.__dict__, "name": "some-other-model"}))
+    with pytest.raises(StoreMismatch) as caught:
+        Index(settings, other)
+    assert "some-other-model" in str(caught.value) and "assistant index --rebuild" in str(caught.value)
+
+
+def test_other_chunking_is_refused_and_rebuild_reembeds_every_document(settings, embeddings):
+    notes = text_document("Zorbland's capital is Quux. " * 30, title="Notes")
+    Index(settings, embeddings).add([bundled_document(), notes])
+    resized = settings.model_copy(update={"chunk_size": 300, "chunk_overlap": 50})
+    with pytest.raises(StoreMismatch, match="chunk_size=300"):
+        Index(resized, embeddings)
+    report = rebuild(resized, embeddings)
+    assert sorted(report.added) == sorted(["nagorno-karabakh-ceasefire", notes.id])
+    index = Index(resized, embeddings)
+    assert index.document(notes.id).text == notes.text
+    assert all(len(c.text) <= 300 for c in index.all_chunks())
+
+
+def test_collections_never_use_chromas_default_embedding_function(index):
+    index.ensure_bundled()
+    for collection in (index._chunks, index._documents):
+        assert collection._embedding_function is None
+        with pytest.raises(Exception):
+            collection.query(query_texts=["anything"], n_results=1)  # would need a downloaded model
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_STORE", str(tmp_path / "elsewhere"))
+    assert StoreSettings().store == tmp_path / "elsewhere"
+    monkeypatch.setenv("ASSISTANT_CHROMA_URL", "http://127.0.0.1:9")
+    assert StoreSettings().location == "http://127.0.0.1:9"
+    monkeypatch.setenv("ASSISTANT_CHROMA_URL", "localhost")
+    with pytest.raises(ValueError, match="http://HOST:PORT"):
+        StoreSettings()

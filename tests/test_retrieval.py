@@ -1,0 +1,74 @@
+"""Hybrid retrieval finds the passage that answers, each stage can be switched off, and results carry offsets."""
+
+import pytest
+
+from store import HybridRetriever, RetrievalOptions, bundled_document, text_document
+from store.chunking import Chunk
+from store.retriever import reciprocal_rank_fusion
+
+QUESTIONS = [
+    ("How many people were killed in the clashes?", "at least 34 dead"),
+    ("How far is Yevlax from Baku?", "265 kilometers west of Baku"),
+    ("Who mediated the ceasefire agreement?", "Russian peacekeeping contingent"),
+    ("When was the Lachin corridor cut?", "In December 2022"),
+]
+
+
+@pytest.fixture
+def retriever(index, cross_encoder):
+    index.ensure_bundled()
+    return HybridRetriever(index=index, cross_encoder=cross_encoder)
+
+
+@pytest.mark.parametrize(("question", "evidence"), QUESTIONS)
+def test_the_answering_passage_comes_first(retriever, question, evidence):
+    [best, *_] = retriever.search(question)
+    assert evidence in best.text
+    assert best.text == bundled_document().text[best.start : best.end]
+    assert best.title == bundled_document().title and best.document_id == "nagorno-karabakh-ceasefire"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [RetrievalOptions(rerank=False), RetrievalOptions(dense=False), RetrievalOptions(lexical=False),
+     RetrievalOptions(dense=False, rerank=False), RetrievalOptions(lexical=False, rerank=False)],
+    ids=["no-rerank", "lexical+rerank", "dense+rerank", "lexical-only", "dense-only"],
+)
+def test_every_stage_can_be_switched_off(retriever, options):
+    retriever.options = options
+    passages = retriever.search("How many people were killed in the clashes?", k=3)
+    assert any("at least 34 dead" in p.text for p in passages)
+    assert 1 <= len(passages) <= 3  # BM25 alone returns only chunks that share a term
+
+
+def test_search_can_be_restricted_to_documents(retriever, index):
+    notes = text_document("The clashes in Zorbland killed 12 people and injured 40.", title="Zorbland notes")
+    index.add([notes])
+    question = "How many people were killed in the clashes?"
+    only_notes = retriever.search(question, document_ids=[notes.id])
+    assert [p.document_id for p in only_notes] == [notes.id]
+    only_article = retriever.search(question, document_ids=["nagorno-karabakh-ceasefire"])
+    assert {p.document_id for p in only_article} == {"nagorno-karabakh-ceasefire"}
+
+
+def test_new_documents_are_found_by_keywords_right_after_indexing(retriever, index):
+    retriever.search("warm up the lexical index")
+    index.add([text_document("Quuxville's mayor is Ada Lovelace-Smith.", title="Quuxville")])
+    assert retriever.search("Quuxville mayor", k=1)[0].title == "Quuxville"
+
+
+def test_langchain_interface_returns_documents_with_metadata(retriever):
+    [first, *_] = retriever.invoke("When was the Lachin corridor cut?")
+    assert "Lachin corridor" in first.page_content
+    assert {"document_id", "title", "chunk_id", "start", "end", "score"} <= set(first.metadata)
+    assert 0.0 <= first.metadata["score"] <= 1.0
+
+
+def test_empty_query_finds_nothing(retriever):
+    assert retriever.search("   ") == []
+
+
+def test_reciprocal_rank_fusion_rewards_agreement():
+    a, b, c = (Chunk(id=x, document_id="d", start=0, end=1, text=x) for x in "abc")
+    fused = reciprocal_rank_fusion([[(a, 0.9), (b, 0.8)], [(b, 3.0), (c, 2.0)]])
+    assert [chunk.id for chunk, _ in fused] == ["b", "a", "c"]
