@@ -1,0 +1,166 @@
+"""The conversation graph: resolve the question → retrieve → answer → verify citations, checkpointed per conversation."""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+
+from store import HybridRetriever, Index, Passage
+from store.retriever import reciprocal_rank_fusion, sigmoid
+
+from assistant.citations import verify_quotes
+from assistant.engines.base import AnswerEngine, Evidence
+from assistant.followup import resolve_followup
+from assistant.turns import Source, Turn
+
+PASSAGES = 6  # passages the engine sees and the user is shown
+
+
+class ConversationState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    turns: Annotated[list[dict], operator.add]  # every finished Turn, as a dict
+    documents: list[str] | None  # restricts retrieval to these documents
+    question: str
+    standalone_question: str
+    sources: list[dict]
+    draft: dict
+
+
+def history_pairs(turns: Sequence[dict]) -> list[tuple[str, str]]:
+    return [(t["question"], t["answer"]) for t in turns if t.get("status", "ok") == "ok"]
+
+
+class ConversationGraph:
+    """Builds and runs the graph; the engine and retriever live here, the state holds only plain data."""
+
+    def __init__(
+        self,
+        index: Index,
+        retriever: HybridRetriever,
+        engine: AnswerEngine,
+        checkpointer,
+        rewrite: Callable[[str, list[tuple[str, str]]], str] | None = None,
+        corpus_noun: Callable[[list[str] | None], str] = lambda docs: "article",
+    ):
+        self.index = index
+        self.retriever = retriever
+        self.engine = engine
+        self.rewrite = rewrite
+        self.corpus_noun = corpus_noun
+        self.on_token: Callable[[str], None] | None = None
+        self._texts: dict[str, str] = {}
+        graph = StateGraph(ConversationState)
+        graph.add_node("resolve", self._resolve)
+        graph.add_node("retrieve", self._retrieve)
+        graph.add_node("answer", self._answer)
+        graph.add_node("verify", self._verify)
+        graph.add_edge(START, "resolve")
+        graph.add_edge("resolve", "retrieve")
+        graph.add_edge("retrieve", "answer")
+        graph.add_edge("answer", "verify")
+        graph.add_edge("verify", END)
+        self.graph = graph.compile(checkpointer=checkpointer)
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def _resolve(self, state: ConversationState) -> dict:
+        history = history_pairs(state.get("turns", []))
+        question = state["question"]
+        if self.rewrite and history:
+            standalone = self.rewrite(question, history)
+        else:
+            standalone = resolve_followup(question, history)
+        return {"standalone_question": standalone}
+
+    def _retrieve(self, state: ConversationState) -> dict:
+        question, query = state["question"], state["standalone_question"]
+        documents = state.get("documents")
+        depth = self.retriever.options.candidates
+        rankings = [self.retriever.search(query, k=depth, document_ids=documents)]
+        if query != question:
+            rankings.append(self.retriever.search(question, k=depth, document_ids=documents))
+        fused = reciprocal_rank_fusion(rankings, key=lambda p: p.chunk_id)
+        passages = [p for p, _ in fused[: PASSAGES * 2]]
+        return {"sources": [p.model_dump() for p in passages]}
+
+    def _document_text(self, document_id: str) -> str:
+        if document_id not in self._texts:
+            document = self.index.document(document_id)
+            self._texts[document_id] = document.text if document else ""
+        return self._texts[document_id]
+
+    def _answer(self, state: ConversationState) -> dict:
+        passages = [Passage(**p) for p in state["sources"]]
+        evidence = Evidence(
+            question=state["question"],
+            query=state["standalone_question"],
+            passages=passages,
+            document_text=self._document_text,
+            history=history_pairs(state.get("turns", [])),
+        )
+        draft = self.engine.answer(evidence, self.on_token)
+        # Show first the passages holding the best-scored sentences: the runner-ups often hold the answer.
+        # A passage's score becomes its best sentence's (0..1), so scores and order agree.
+        order: dict[str, int] = {}
+        best: dict[str, float] = {}
+        for sentence in evidence.ranked_sentences:
+            for p in passages:
+                if p.document_id == sentence.document and p.start <= sentence.start < p.end:
+                    order.setdefault(p.chunk_id, len(order))
+                    best.setdefault(p.chunk_id, sigmoid(sentence.score))
+        position = {p.chunk_id: i for i, p in enumerate(passages)}
+        passages.sort(key=lambda p: order.get(p.chunk_id, len(order) + position[p.chunk_id]))
+        if best:
+            passages = [p.model_copy(update={"score": round(best.get(p.chunk_id, 0.0), 6)}) for p in passages]
+        return {
+            "sources": [p.model_dump() for p in passages[:PASSAGES]],
+            "draft": {"text": draft.text, "refused": draft.refused, "quotes": [q.__dict__ for q in draft.quotes]},
+        }
+
+    def _verify(self, state: ConversationState) -> dict:
+        draft = state["draft"]
+        sources = [
+            Source(rank=i, document=p["document_id"], title=p["title"], chunk_id=p["chunk_id"], start=p["start"],
+                   end=p["end"], text=p["text"], score=p["score"])
+            for i, p in enumerate(state["sources"], start=1)
+        ]
+        if draft["refused"]:
+            noun = self.corpus_noun(state.get("documents"))
+            answer = f"The {noun} does not say. The closest passages are listed as sources."
+            citations, unsupported = [], []
+        else:
+            answer = draft["text"]
+            citations, unsupported = verify_quotes(answer, draft["quotes"], self._document_text, state["sources"])
+        turn = Turn(
+            question=state["question"], standalone_question=state["standalone_question"], answer=answer,
+            refused=draft["refused"], engine=self.engine.name, citations=citations, sources=sources,
+            unsupported=unsupported,
+        )
+        return {
+            "turns": [turn.model_dump()],
+            "messages": [HumanMessage(state["question"]), AIMessage(answer)],
+        }
+
+    # --- running -------------------------------------------------------------------------
+
+    def ask(self, conversation_id: str, question: str, documents: list[str] | None = None) -> Turn:
+        """Run one turn of the conversation and return it, timed."""
+        started = time.perf_counter()
+        config = {"configurable": {"thread_id": conversation_id}}
+        update: dict[str, Any] = {"question": question}
+        if documents is not None:
+            update["documents"] = documents
+        state = self.graph.invoke(update, config)
+        turn = Turn(**state["turns"][-1])
+        turn.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return turn
+
+    def turns(self, conversation_id: str) -> list[Turn]:
+        state = self.graph.get_state({"configurable": {"thread_id": conversation_id}})
+        return [Turn(**t) for t in (state.values or {}).get("turns", [])]

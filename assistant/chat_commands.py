@@ -1,0 +1,152 @@
+"""`assistant ask`, `history`, `export` and `script`: conversations from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.control import strip_control_codes
+from rich.markup import escape
+
+from assistant.console import UserError, assistant_settings, err, out, store_settings
+from assistant.turns import Turn
+
+
+def _assistant(args, **overrides):
+    from assistant.service import Assistant
+
+    settings = assistant_settings(args).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return Assistant(store_settings(args), settings)
+
+
+def _plain(text: str) -> str:
+    return escape(strip_control_codes(text))
+
+
+def print_turn(turn: Turn) -> None:
+    """A turn as a reader wants it: the query searched, the answer, its quotes, then the sources."""
+    out.print(f"[dim]searched: {_plain(turn.standalone_question)}[/dim]")
+    out.print(_plain(turn.answer))
+    for sentence in turn.unsupported:
+        out.print(f"[yellow]unsupported:[/yellow] {_plain(sentence)}")
+    if turn.citations:
+        out.print()
+    for c in turn.citations:
+        mark = "verified" if c.verified else "NOT FOUND in the document"
+        out.print(f"[{c.n}] “{_plain(c.quote)}” — {_plain(c.title)}, characters {c.start}–{c.end} ({mark})")
+    out.print("\n[bold]Sources[/bold]")
+    for s in turn.sources:
+        snippet = " ".join(s.text.split())
+        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
+        out.print(f"{s.rank}. {_plain(s.title)} [dim]({s.start}–{s.end}, score {s.score:.3f})[/dim] {_plain(snippet)}")
+
+
+def cmd_ask(args) -> int:
+    from assistant.service import QuestionError, clean_question
+
+    try:
+        clean_question(args.question)  # before loading any model: a bad question is the user's to fix
+    except QuestionError as exc:
+        raise UserError(str(exc)) from None
+    assistant = _assistant(args)
+    if args.conversation and not assistant.turns(args.conversation):
+        raise UserError(f"no conversation {args.conversation}; see `assistant history` for the ids")
+    conversation_id, turn = assistant.ask(args.question, args.conversation)
+    if args.json:
+        print(json.dumps({"conversation": conversation_id, **turn.model_dump()}, ensure_ascii=False))
+        return 0
+    print_turn(turn)
+    out.print(f"\n[dim]conversation {conversation_id} — continue with: "
+              f"assistant ask --conversation {conversation_id} \"…\"[/dim]")
+    return 0
+
+
+def cmd_history(args) -> int:
+    conversations = _assistant(args).conversations()
+    if args.json:
+        print(json.dumps([c.model_dump() for c in conversations], ensure_ascii=False, indent=2))
+        return 0
+    if not conversations:
+        out.print("no conversations yet; start one with: assistant ask \"…\"")
+    for c in conversations:
+        out.print(f"{c.id}  {c.turns:>3} turns  {_plain(c.first_question)}")
+    return 0
+
+
+def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
+    lines = [f"# Conversation {conversation_id}", ""]
+    for number, turn in enumerate(turns, start=1):
+        lines += [f"## {number}. {turn.question}", "", f"*Searched:* {turn.standalone_question}", "", turn.answer, ""]
+        for c in turn.citations:
+            lines.append(f"- [{c.n}] “{c.quote}” — {c.title}, characters {c.start}–{c.end}"
+                         + ("" if c.verified else " (not found in the document)"))
+        if turn.sources:
+            lines += ["", "Sources:", ""]
+            lines += [f"{s.rank}. {s.title} ({s.start}–{s.end}, score {s.score:.3f})" for s in turn.sources]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_export(args) -> int:
+    turns = _assistant(args).turns(args.id)
+    if not turns:
+        raise UserError(f"no conversation {args.id}; see `assistant history` for the ids")
+    if args.format == "json":
+        text = json.dumps({"conversation": args.id, "turns": [t.model_dump() for t in turns]}, ensure_ascii=False, indent=2)
+    else:
+        text = transcript_markdown(args.id, turns)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {escape(str(args.output))}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_script(args) -> int:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from assistant.script import ScriptError, load_script, run_script, to_json_line
+    from assistant.service import Assistant, QuestionError
+
+    try:
+        script = load_script(args.file)
+    except ScriptError as exc:
+        err.print(f"error: {escape(str(exc))}")
+        return 2
+    # Scripts keep their documents in their own collection, and their conversations in a throw-away file.
+    store = store_settings(args).model_copy(update={"collection": "scripts"})
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="assistant-script-") as scratch, \
+            SqliteSaver.from_conn_string(str(Path(scratch) / "conversations.sqlite")) as saver:
+
+        def assistant_for(engine: str | None):
+            settings = assistant_settings(args)
+            if engine and not args.engine:
+                settings = settings.model_copy(update={"engine": engine})
+            return Assistant(store, settings, checkpointer=saver)
+
+        try:
+            for result in run_script(script, args.file.parent, assistant_for):
+                failures += not result.passed
+                if args.json:
+                    print(to_json_line(result), flush=True)
+                else:
+                    _print_result(result)
+        except (ScriptError, QuestionError) as exc:
+            err.print(f"error: {escape(str(args.file))}: {escape(str(exc))}")
+            return 2
+    if not args.json:
+        out.print(f"\n{'all checks passed' if not failures else f'{failures} turn(s) failed'}")
+    return 1 if failures else 0
+
+
+def _print_result(result) -> None:
+    out.print(f"\n[bold]{_plain(result.conversation)} #{result.turn}[/bold] {_plain(result.question)}")
+    out.print(f"[dim]searched: {_plain(result.standalone_question)}[/dim]")
+    out.print(_plain(result.answer))
+    for check, ok in result.checks.items():
+        out.print(f"  {'[green]pass[/green]' if ok else '[red]FAIL[/red]'} {check}")
+    sys.stdout.flush()

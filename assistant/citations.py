@@ -1,0 +1,67 @@
+"""Check every quote an answer relies on against the stored text, and flag the sentences no quote supports."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from rapidfuzz import fuzz
+
+from store.chunking import sentence_spans
+
+from assistant.turns import Citation
+
+FUZZY_THRESHOLD = 90.0  # rapidfuzz partial-ratio a quote needs to count as found in its document
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKERS_AFTER_STOP = re.compile(r"""([.!?…]+["'”’)]*)((?:\s*\[\d+\])+)""")
+
+
+def locate(quote: str, text: str, near: int = 0) -> tuple[int, int, float] | None:
+    """Where a quote stands in a text: exact (score 100), else the best fuzzy alignment above the threshold."""
+    if not quote.strip():
+        return None
+    at = text.find(quote, max(0, near - len(quote))) if near else -1
+    if at < 0:
+        at = text.find(quote)
+    if at >= 0:
+        return at, at + len(quote), 100.0
+    alignment = fuzz.partial_ratio_alignment(quote, text, score_cutoff=FUZZY_THRESHOLD)
+    if alignment is None:
+        return None
+    return alignment.dest_start, alignment.dest_end, alignment.score
+
+
+def verify_quotes(
+    answer: str, quotes: Sequence[dict], document_text: Callable[[str], str], sources: Sequence[dict] = ()
+) -> tuple[list[Citation], list[str]]:
+    """Citations for quotes 1..n (verified when found in the stored text) and the answer sentences left unsupported."""
+    citations: list[Citation] = []
+    for n, quote in enumerate(quotes, start=1):
+        text = document_text(quote["document"])
+        start, end = quote["start"], quote["end"]
+        if text[start:end] == quote["text"]:
+            found = (start, end, 100.0)
+        else:
+            found = locate(quote["text"], text, near=start)
+        if found:
+            start, end, _ = found
+            citations.append(Citation(n=n, document=quote["document"], title=quote["title"], start=start, end=end,
+                                      quote=text[start:end], verified=True))
+        else:
+            citations.append(Citation(n=n, document=quote["document"], title=quote["title"], start=start, end=end,
+                                      quote=quote["text"], verified=False))
+    verified = {c.n for c in citations if c.verified}
+    return citations, unsupported_sentences(answer, verified)
+
+
+def unsupported_sentences(answer: str, verified: set[int]) -> list[str]:
+    """Answer sentences with words but without a marker, or with a marker whose quote did not verify."""
+    # "Claim. [1]" and "Claim [1]." both attach [1] to the claim before it
+    normalised = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
+    unsupported = []
+    for start, end, _ in sentence_spans(normalised):
+        sentence = normalised[start:end]
+        markers = {int(n) for n in _MARKER.findall(sentence)}
+        if any(ch.isalnum() for ch in _MARKER.sub("", sentence)) and not (markers and markers <= verified):
+            unsupported.append(sentence)
+    return unsupported

@@ -1,0 +1,50 @@
+"""The seam every answer engine plugs into: evidence in, a draft answer with quotes out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from store import Passage
+
+
+@dataclass
+class Evidence:
+    """What an engine answers from: the question, the query that was searched, and what retrieval found."""
+
+    question: str
+    query: str
+    passages: Sequence[Passage]
+    document_text: Callable[[str], str]  # document id -> its full text, as indexed
+    history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, oldest first
+    ranked_sentences: list[Any] = field(default_factory=list)  # filled by engines that score sentences
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A span an answer relies on; `text` should equal the document's text at [start, end)."""
+
+    document: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Draft:
+    """An engine's answer: text with `[n]` markers, where quotes[n-1] backs marker n."""
+
+    text: str
+    quotes: list[Quote]
+    refused: bool = False
+
+
+class AnswerEngine(Protocol):
+    """Answers a question from evidence; `on_token` receives the answer as it is produced."""
+
+    name: str
+    model: str
+
+    def answer(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft: ...

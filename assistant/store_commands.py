@@ -1,0 +1,109 @@
+"""`assistant index`, `docs` and `search`: the store as the user drives it."""
+
+from __future__ import annotations
+
+import json
+
+from rich.control import strip_control_codes
+from rich.markup import escape
+
+from assistant.console import UserError, err, out, store_settings
+
+
+def _open_index(args):
+    from store import Index
+
+    index = Index(store_settings(args))
+    index.ensure_bundled()
+    return index
+
+
+def cmd_index(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from store import LoadError, load_file, rebuild
+    from store.documents import expand_paths
+
+    settings = store_settings(args)
+    with Progress(
+        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if args.rebuild:
+            report = rebuild(settings, progress=progress)
+            out.print(f"rebuilt the index at {escape(settings.location)}: {len(report.added)} documents, "
+                      f"{report.chunks_embedded} chunks")
+            if not args.paths and not args.remove:
+                return 0
+        index = _open_index(args)
+        for doc_id in args.remove:
+            if index.remove(doc_id):
+                out.print(f"removed {escape(doc_id)}")
+            else:
+                err.print(f"error: no document {escape(doc_id)}; see `assistant docs` for the ids")
+        files, failures = expand_paths(args.paths)
+        documents = []
+        for path in files:
+            try:
+                documents.append(load_file(path))
+            except LoadError as exc:
+                failures.append(exc)
+        report = index.add(documents, progress)
+    for doc in documents:
+        state = "new" if doc.id in report.added else "updated" if doc.id in report.updated else "unchanged"
+        out.print(f"{state:9} {escape(doc.id)}  {escape(doc.title)}")
+    if documents:
+        out.print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged; "
+                  f"{report.chunks_embedded} chunks embedded, {report.chunks_removed} removed")
+    for failure in failures:
+        err.print(f"error: {escape(str(failure))}")
+    if failures:
+        err.print(f"{len(failures)} path(s) not indexed: {', '.join(escape(f.path) for f in failures)}")
+        return 1
+    return 0
+
+
+def cmd_docs(args) -> int:
+    infos = _open_index(args).documents()
+    if args.json:
+        print(json.dumps([info.model_dump() for info in infos], ensure_ascii=False, indent=2))
+        return 0
+    for info in infos:
+        out.print(f"{escape(info.id)}  {info.chunks:>5} chunks  {escape(info.title)}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from store import HybridRetriever, RetrievalOptions
+
+    query = " ".join(args.query.split())
+    if not query:
+        raise UserError("the query is empty; give some words to search for")
+    if args.k < 1:
+        raise UserError("-k must be at least 1")
+    options = RetrievalOptions(dense=not args.no_dense, lexical=not args.no_lexical, rerank=not args.no_rerank)
+    if not (options.dense or options.lexical):
+        raise UserError("--no-dense and --no-lexical together leave nothing to search with; keep one")
+    index = _open_index(args)
+    if args.doc:
+        unknown = sorted(set(args.doc) - {d.id for d in index.documents()})
+        if unknown:
+            raise UserError(f"no document {', '.join(unknown)}; see `assistant docs` for the ids")
+    retriever = HybridRetriever(index=index, k=args.k, options=options, document_ids=args.doc)
+    passages = retriever.search(query)
+    if args.json:
+        print(json.dumps({"query": query, "passages": [p.model_dump() for p in passages]}, ensure_ascii=False, indent=2))
+        return 0
+    if not passages:
+        out.print("no passage matches; try other words")
+    for rank, p in enumerate(passages, start=1):
+        out.print(f"[bold]{rank}.[/bold] {escape(p.title)} [dim]({escape(p.document_id)} {p.start}–{p.end}, "
+                  f"score {p.score:.3f})[/dim]")
+        out.print(strip_control_codes(p.text), markup=False)
+        out.print()
+    return 0
