@@ -16,6 +16,7 @@ from store.retriever import reciprocal_rank_fusion, sigmoid
 
 from assistant.citations import verify_quotes
 from assistant.engines.base import AnswerEngine, Evidence
+from assistant.engines.extractive import rank_passages
 from assistant.followup import resolve_followup
 from assistant.turns import Source, Turn
 
@@ -45,7 +46,7 @@ class ConversationGraph:
         retriever: HybridRetriever,
         engine: AnswerEngine,
         checkpointer,
-        rewrite: Callable[[str, list[tuple[str, str]]], str] | None = None,
+        rewrite: Callable[[str, list[tuple[str, str]]], str] | None = None,  # an LLM's follow-up rewriter
         corpus_noun: Callable[[list[str] | None], str] = lambda docs: "article",
     ):
         self.index = index
@@ -103,21 +104,15 @@ class ConversationGraph:
             passages=passages,
             document_text=self._document_text,
             history=history_pairs(state.get("turns", [])),
+            cited=[(t["citations"][0]["document"], t["citations"][0]["start"])
+                   for t in state.get("turns", []) if t.get("citations")],
         )
         draft = self.engine.answer(evidence, self.on_token)
-        # Show first the passages holding the best-scored sentences: the runner-ups often hold the answer.
-        # A passage's score becomes its best sentence's (0..1), so scores and order agree.
-        order: dict[str, int] = {}
-        best: dict[str, float] = {}
-        for sentence in evidence.ranked_sentences:
-            for p in passages:
-                if p.document_id == sentence.document and p.start <= sentence.start < p.end:
-                    order.setdefault(p.chunk_id, len(order))
-                    best.setdefault(p.chunk_id, sigmoid(sentence.score))
-        position = {p.chunk_id: i for i, p in enumerate(passages)}
-        passages.sort(key=lambda p: order.get(p.chunk_id, len(order) + position[p.chunk_id]))
-        if best:
-            passages = [p.model_copy(update={"score": round(best.get(p.chunk_id, 0.0), 6)}) for p in passages]
+        # Show first the passages holding the best-scored sentences (the runner-ups often hold the answer);
+        # a passage's score becomes its best sentence's (0..1), so order and scores agree.
+        ranked = rank_passages(passages, evidence.ranked_sentences) if evidence.ranked_sentences else []
+        if ranked:
+            passages = [p.model_copy(update={"score": round(sigmoid(s), 6) if s is not None else 0.0}) for p, s in ranked]
         return {
             "sources": [p.model_dump() for p in passages[:PASSAGES]],
             "draft": {"text": draft.text, "refused": draft.refused, "quotes": [q.__dict__ for q in draft.quotes]},
@@ -152,6 +147,7 @@ class ConversationGraph:
     def ask(self, conversation_id: str, question: str, documents: list[str] | None = None) -> Turn:
         """Run one turn of the conversation and return it, timed."""
         started = time.perf_counter()
+        self._texts.clear()  # documents may have been re-indexed since the last turn
         config = {"configurable": {"thread_id": conversation_id}}
         update: dict[str, Any] = {"question": question}
         if documents is not None:

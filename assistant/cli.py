@@ -72,13 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["ask", "What happened in Nagorno-Karabakh?"])
     from rich.markup import escape
 
+    from assistant.engines.base import EngineError
+    from assistant.service import QuestionError
     from store import LoadError, ModelError, StoreError
 
     try:
         return commands[args.command](args)
-    except (UserError, LoadError, ModelError, StoreError) as exc:
+    except (UserError, QuestionError) as exc:
         err.print(f"error: {escape(str(exc))}")
-        return 2 if isinstance(exc, UserError) else 1
+        return 2
+    except (LoadError, ModelError, StoreError, EngineError) as exc:
+        err.print(f"error: {escape(str(exc))}")
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

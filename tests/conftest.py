@@ -85,3 +85,24 @@ def settings(request, tmp_path) -> StoreSettings:
 @pytest.fixture
 def index(settings, embeddings) -> Index:
     return Index(settings, embeddings)
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory, embeddings) -> Index:
+    """One embedded index with the bundled article, shared by the conversation tests."""
+    index = Index(StoreSettings(store=tmp_path_factory.mktemp("shared-store")), embeddings)
+    index.ensure_bundled()
+    return index
+
+
+@pytest.fixture
+def make_assistant(shared_index, cross_encoder, tmp_path):
+    """Build an Assistant on the shared index with its own conversation store (SQLite in a temp folder)."""
+    from assistant.service import Assistant, AssistantSettings
+
+    def make(engine: str = "extractive", chat_model=None, conversations: Path | None = None, checkpointer=None):
+        settings = AssistantSettings(engine=engine, conversations=conversations or tmp_path / "conversations.sqlite")
+        return Assistant(shared_index.settings, settings, index=shared_index, cross_encoder=cross_encoder,
+                         chat_model=chat_model, checkpointer=checkpointer)
+
+    return make

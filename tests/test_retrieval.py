@@ -70,5 +70,5 @@ def test_empty_query_finds_nothing(retriever):
 
 def test_reciprocal_rank_fusion_rewards_agreement():
     a, b, c = (Chunk(id=x, document_id="d", start=0, end=1, text=x) for x in "abc")
-    fused = reciprocal_rank_fusion([[(a, 0.9), (b, 0.8)], [(b, 3.0), (c, 2.0)]])
+    fused = reciprocal_rank_fusion([[a, b], [b, c]])
     assert [chunk.id for chunk, _ in fused] == ["b", "a", "c"]

@@ -9,6 +9,10 @@ from typing import Any, Protocol
 from store import Passage
 
 
+class EngineError(RuntimeError):
+    """The engine cannot answer (not installed, unreachable, failed); the message says what to do."""
+
+
 @dataclass
 class Evidence:
     """What an engine answers from: the question, the query that was searched, and what retrieval found."""
@@ -18,6 +22,7 @@ class Evidence:
     passages: Sequence[Passage]
     document_text: Callable[[str], str]  # document id -> its full text, as indexed
     history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, oldest first
+    cited: Sequence[tuple[str, int]] = ()  # (document, start) of each earlier answer's first citation, oldest first
     ranked_sentences: list[Any] = field(default_factory=list)  # filled by engines that score sentences
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from store import CrossEncoder, Passage
 from store.chunking import sentence_spans
 
 from assistant.engines.base import Draft, Evidence, Quote
+from assistant.engines.features import SentenceContext, combine, features, shares
 from assistant.followup import salient_terms
 
 CANDIDATES = 12  # sentences the cross-encoder scores, after a cheap lexical prune
-MAX_SENTENCES = 3
-FOLLOW_MARGIN = 1.5  # a further sentence joins the answer when its score is within this of the best
+NEIGHBOURS = 3  # sentences either side of the previous answer's that are always candidates
+MAX_SENTENCES = 2
+FOLLOW_MARGIN = 0.15  # a second sentence joins the answer when its combined score is this close to the best
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,20 @@ class ScoredSentence:
     start: int
     end: int
     text: str
+    index: int  # position of the sentence in its document
     passage_rank: int
-    score: float = 0.0
+    ce_question: float = 0.0  # cross-encoder logit for the question alone
+    ce_joined: float = 0.0  # ... for the previous question and this one together (= ce_question on a first turn)
+    score: float = 0.0  # the combined score that ranks candidates
+
+    @property
+    def relevance(self) -> float:
+        return max(self.ce_question, self.ce_joined)
 
 
 class ExtractiveEngine:
-    """Picks one to three sentences from the passages with the cross-encoder; cites each one exactly."""
+    """Picks the sentences that best answer the question, scored by the cross-encoder and the conversation;
+    cites each one exactly."""
 
     name = "extractive"
     model = "ms-marco-MiniLM-L-12 sentence scorer"
@@ -38,14 +49,12 @@ class ExtractiveEngine:
         self.refuse_below = refuse_below
 
     def answer(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
-        candidates = _candidate_sentences(evidence.passages, evidence.document_text)
-        pruned = _prune(candidates, evidence.question + " " + evidence.query, CANDIDATES)
-        scored = self.score(pruned, evidence)
-        evidence.ranked_sentences = scored
-        if not scored or scored[0].score < self.refuse_below:
+        ranked = self.rank(evidence)
+        evidence.ranked_sentences = ranked
+        if self.refuses(ranked, evidence):
             return Draft(text="", quotes=[], refused=True)
-        best = scored[0].score
-        chosen = [s for s in scored[:MAX_SENTENCES] if s.score >= max(best - FOLLOW_MARGIN, self.refuse_below)]
+        best = ranked[0]
+        chosen = [best] + [s for s in ranked[1:MAX_SENTENCES] if s.score >= best.score - FOLLOW_MARGIN]
         chosen.sort(key=lambda s: (s.document, s.start))  # read in document order
         quotes = [Quote(document=s.document, title=s.title, start=s.start, end=s.end, text=s.text) for s in chosen]
         text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(chosen, start=1))
@@ -53,49 +62,110 @@ class ExtractiveEngine:
             on_token(text)
         return Draft(text=text, quotes=quotes, refused=False)
 
-    def score(self, sentences: Sequence[ScoredSentence], evidence: Evidence) -> list[ScoredSentence]:
-        """Cross-encoder scores against the question and, for a follow-up, against the resolved query; best first."""
-        if not sentences:
+    def refuses(self, ranked: Sequence[ScoredSentence], evidence: Evidence) -> bool:
+        """No sentence answers the question taken alone (calibrated in benchmarks/coqa_refusal.py: joining a
+        follow-up with the previous question lets off-topic questions through)."""
+        return not ranked or max(s.ce_question for s in ranked) < self.refuse_below
+
+    def rank(self, evidence: Evidence) -> list[ScoredSentence]:
+        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
+        spans_of = _SentenceIndex(evidence.document_text)
+        previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
+        cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
+        candidates = _candidate_sentences(evidence.passages, spans_of)
+        near = _neighbours(previous, evidence.passages, spans_of) if previous else []
+        pruned = _prune(candidates, near, evidence.question + " " + evidence.query, CANDIDATES)
+        if not pruned:
             return []
-        texts = [s.text for s in sentences]
-        scores = self.cross_encoder.score(evidence.question, texts)
-        if evidence.query != evidence.question:
-            resolved = self.cross_encoder.score(evidence.query, texts)
-            scores = [max(a, b) for a, b in zip(scores, resolved, strict=True)]
-        ranked = [
-            ScoredSentence(**{**s.__dict__, "score": score}) for s, score in zip(sentences, scores, strict=True)
-        ]
+        texts = [s.text for s in pruned]
+        alone = self.cross_encoder.score(evidence.question, texts)
+        follow_up = bool(evidence.history)
+        joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", texts) if follow_up else alone
+        share_alone, share_joined = shares(alone), shares(joined)
+        ranked = []
+        for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
+            same_doc = previous is not None and previous[0] == sentence.document
+            context = SentenceContext(
+                question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
+                cited={i for doc, i in cited if doc == sentence.document}, count=spans_of.count(sentence.document),
+            )
+            vector = features(context, sentence.index, sentence.text, ce_alone, ce_joined, share_alone[k], share_joined[k])
+            ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector)))
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start))
 
 
-def _candidate_sentences(passages: Sequence[Passage], document_text: Callable[[str], str]) -> list[ScoredSentence]:
+class _SentenceIndex:
+    """Sentence spans of each document, computed once per turn."""
+
+    def __init__(self, document_text: Callable[[str], str]):
+        self.document_text = document_text
+        self._spans: dict[str, list[tuple[int, int, bool]]] = {}
+
+    def spans(self, document: str) -> list[tuple[int, int, bool]]:
+        if document not in self._spans:
+            self._spans[document] = sentence_spans(self.document_text(document))
+        return self._spans[document]
+
+    def count(self, document: str) -> int:
+        return len(self.spans(document))
+
+    def locate(self, document: str, start: int) -> tuple[str, int]:
+        """(document, index of the sentence holding character `start`)."""
+        starts = [s for s, _, _ in self.spans(document)]
+        return document, max(bisect_right(starts, start) - 1, 0)
+
+
+def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _SentenceIndex) -> list[ScoredSentence]:
+    """The sentences around the previous answer's: a follow-up's answer is usually close by."""
+    document, at = previous
+    spans = index.spans(document)
+    text = index.document_text(document)
+    title = next((p.title for p in passages if p.document_id == document), document)
+    return [
+        ScoredSentence(document, title, s, e, text[s:e], i, passage_rank=len(passages) + 1)
+        for i, (s, e, _) in enumerate(spans)
+        if abs(i - at) <= NEIGHBOURS
+    ]
+
+
+def _candidate_sentences(passages: Sequence[Passage], index: _SentenceIndex) -> list[ScoredSentence]:
     """Every sentence that lies within a passage (clipped to it), once, tagged with its passage's rank."""
     seen: set[tuple[str, int]] = set()
     out: list[ScoredSentence] = []
-    spans_of: dict[str, list[tuple[int, int, bool]]] = {}
     for rank, passage in enumerate(passages, start=1):
-        text = document_text(passage.document_id)
-        if passage.document_id not in spans_of:
-            spans_of[passage.document_id] = sentence_spans(text)
-        for start, end, _ in spans_of[passage.document_id]:
-            if end <= passage.start or start >= passage.end:
+        text = index.document_text(passage.document_id)
+        for i, (start, end, _) in enumerate(index.spans(passage.document_id)):
+            if end <= passage.start or start >= passage.end or (passage.document_id, i) in seen:
                 continue
             start, end = max(start, passage.start), min(end, passage.end)
-            if (passage.document_id, start) in seen or end - start < 3:
+            if end - start < 3:
                 continue
-            seen.add((passage.document_id, start))
-            out.append(ScoredSentence(passage.document_id, passage.title, start, end, text[start:end], rank))
+            seen.add((passage.document_id, i))
+            out.append(ScoredSentence(passage.document_id, passage.title, start, end, text[start:end], i, rank))
     return out
 
 
-def _prune(sentences: list[ScoredSentence], query: str, keep: int) -> list[ScoredSentence]:
-    """The sentences sharing most query terms (ties: better passages first), so the cross-encoder scores few."""
-    if len(sentences) <= keep:
-        return sentences
+def _prune(sentences: list[ScoredSentence], near: list[ScoredSentence], query: str, keep: int) -> list[ScoredSentence]:
+    """The sentences sharing most query terms (ties: better passages first) plus those near the previous
+    answer, so the cross-encoder scores few."""
     terms = {t.lower()[:6] for t in salient_terms(query)}
 
     def overlap(s: ScoredSentence) -> float:
         words = {t.lower()[:6] for t in salient_terms(s.text)}
         return len(terms & words) - 0.1 * s.passage_rank
 
-    return sorted(sentences, key=overlap, reverse=True)[:keep]
+    kept = sorted(sentences, key=overlap, reverse=True)[:keep]
+    have = {(s.document, s.index) for s in kept}
+    return kept + [s for s in near if (s.document, s.index) not in have]
+
+
+def rank_passages(passages: Sequence[Passage], ranked: Sequence[ScoredSentence]) -> list[tuple[Passage, float | None]]:
+    """Passages in the order of their best-ranked sentence, with its cross-encoder logit; then the others as they came."""
+    first: dict[str, tuple[int, float]] = {}
+    for order, sentence in enumerate(ranked):
+        for p in passages:
+            if p.document_id == sentence.document and p.start <= sentence.start < p.end:
+                first.setdefault(p.chunk_id, (order, sentence.relevance))
+    scored = sorted((p for p in passages if p.chunk_id in first), key=lambda p: first[p.chunk_id][0])
+    return [(p, first[p.chunk_id][1]) for p in scored] + [(p, None) for p in passages if p.chunk_id not in first]
+

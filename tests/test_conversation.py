@@ -1,0 +1,75 @@
+"""Conversations with the extractive engine: follow-ups, citations that verify, refusals, persistence, bad input."""
+
+import pytest
+
+from assistant.service import MAX_QUESTION, QuestionError
+from store import bundled_document
+
+ARTICLE = bundled_document().text
+
+
+def test_an_answer_quotes_the_article_exactly(make_assistant):
+    _, turn = make_assistant().ask("How many people were killed in the clashes?")
+    assert "34" in turn.answer and not turn.refused
+    assert turn.citations and all(c.verified for c in turn.citations)
+    for citation in turn.citations:
+        assert ARTICLE[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in turn.answer
+    for source in turn.sources:
+        assert ARTICLE[source.start : source.end] == source.text
+    assert [s.rank for s in turn.sources] == list(range(1, len(turn.sources) + 1))
+
+
+def test_a_follow_up_is_searched_with_the_conversation_and_shows_what_was_searched(make_assistant):
+    assistant = make_assistant()
+    conversation, _ = assistant.ask("How many people were killed in the clashes?")
+    _, turn = assistant.ask("And the Azerbaijani side?", conversation)
+    assert "two civilian deaths" in turn.answer
+    assert turn.standalone_question.startswith("And the Azerbaijani side?")
+    assert "killed" in turn.standalone_question  # carried over from the previous question
+
+
+def test_an_out_of_scope_question_is_refused_with_the_closest_passages(make_assistant):
+    _, turn = make_assistant().ask("What is the boiling point of mercury?")
+    assert turn.refused and turn.answer.startswith("The article does not say")
+    assert turn.citations == [] and turn.sources
+
+
+def test_a_conversation_survives_a_restart(make_assistant, tmp_path):
+    store = tmp_path / "kept.sqlite"
+    first = make_assistant(conversations=store)
+    conversation, _ = first.ask("Where will the reintegration talks be held?")
+    del first
+    again = make_assistant(conversations=store)
+    assert [t.question for t in again.turns(conversation)] == ["Where will the reintegration talks be held?"]
+    _, turn = again.ask("How far is it from Baku?", conversation)
+    assert "265 kilometers" in turn.answer
+    assert [c.id for c in again.conversations()] == [conversation]
+
+
+def test_conversations_do_not_share_state(make_assistant):
+    assistant = make_assistant()
+    first, _ = assistant.ask("How many people were killed in the clashes?")
+    second, turn = assistant.ask("And the Azerbaijani side?")
+    assert first != second and turn.standalone_question == "And the Azerbaijani side?"
+    assert len(assistant.turns(first)) == len(assistant.turns(second)) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "the question is empty"), ("   \n\t ", "the question is empty"), ("\x1b[2J\x1b[H", "the question is empty"),
+     ("x" * 100_000, f"keep it under {MAX_QUESTION:,}")],
+    ids=["empty", "whitespace", "only-escapes", "100k-characters"],
+)
+def test_bad_questions_are_refused_and_the_conversation_is_intact(make_assistant, question, message):
+    assistant = make_assistant()
+    conversation, _ = assistant.ask("Who mediated the ceasefire?")
+    with pytest.raises(QuestionError, match=message):
+        assistant.ask(question, conversation)
+    assert len(assistant.turns(conversation)) == 1
+
+
+def test_control_characters_and_escape_sequences_are_removed_from_a_question(make_assistant):
+    _, turn = make_assistant().ask("How many\x1b[31m people\x07 were\x00 killed\r\nin the clashes?\x1b]0;title\x07")
+    assert turn.question == "How many people were killed in the clashes?"
+    assert "34" in turn.answer

@@ -1,0 +1,96 @@
+"""The LLM answer path with LangChain's GenericFakeChatModel: rewriting, streaming, verification, history."""
+
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from assistant.engines.base import EngineError
+from assistant.engines.llm import ANSWER_SYSTEM
+from store import bundled_document
+
+ARTICLE = bundled_document().text
+
+
+class Recorder(BaseCallbackHandler):
+    """Keeps every prompt the chat model was sent."""
+
+    def __init__(self):
+        self.prompts: list[list[Any]] = []
+
+    def on_chat_model_start(self, serialized, messages, **kwargs):
+        self.prompts.append(messages[0])
+
+
+def fake_model(*replies: str) -> tuple[GenericFakeChatModel, Recorder]:
+    recorder = Recorder()
+    return GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies), callbacks=[recorder]), recorder
+
+
+def test_tokens_stream_and_a_sourced_sentence_verifies(make_assistant):
+    model, recorder = fake_model("At least 34 people died in the military clashes [1].")
+    assistant = make_assistant("fake", chat_model=model)
+    tokens: list[str] = []
+    assistant.chain.on_token = tokens.append
+    _, turn = assistant.ask("How many people were killed in the clashes?")
+    assert len(tokens) > 5 and "".join(tokens) == "At least 34 people died in the military clashes [1]."
+    assert turn.engine == "fake" and turn.unsupported == []
+    [citation] = turn.citations
+    assert citation.verified and ARTICLE[citation.start : citation.end] == citation.quote
+    assert "at least 34 dead" in citation.quote
+
+
+def test_the_prompt_fences_documents_as_material_not_instructions(make_assistant):
+    model, recorder = fake_model("Russia mediated [1].")
+    make_assistant("fake", chat_model=model).ask("Who mediated the ceasefire?")
+    system, human = recorder.prompts[0]
+    assert system.content == ANSWER_SYSTEM and "not instructions" in system.content
+    assert human.content.startswith("<context>\n[1] (") and "</context>\n\nQuestion: Who mediated the ceasefire?" in human.content
+
+
+def test_a_made_up_quote_and_a_made_up_number_are_flagged(make_assistant):
+    model, _ = fake_model('The separatists said "we will never surrender our dragons" [1]. Exactly 512 people died [1].')
+    _, turn = make_assistant("fake", chat_model=model).ask("What did the separatists say?")
+    assert len(turn.unsupported) == 2
+    assert not any(c.verified for c in turn.citations)
+
+
+def test_a_sentence_without_a_citation_is_unsupported(make_assistant):
+    model, _ = fake_model("The Azerbaijani side reported two civilian deaths [1]. Peace will surely last forever.")
+    _, turn = make_assistant("fake", chat_model=model).ask("How many civilians died on the Azerbaijani side?")
+    assert turn.unsupported == ["Peace will surely last forever."]
+    assert turn.citations[0].verified
+
+
+def test_the_rewrite_sees_user_and_assistant_turns_and_survives_a_restart(make_assistant, tmp_path):
+    store = tmp_path / "conversations.sqlite"
+    model, _ = fake_model("Yevlax hosts the talks [1].")
+    conversation, _ = make_assistant("fake", chat_model=model, conversations=store).ask(
+        "Where will the reintegration talks be held?")
+    model, recorder = fake_model("How far is Yevlax from Baku?", "Yevlax is 265 kilometers west of Baku [1].")
+    _, turn = make_assistant("fake", chat_model=model, conversations=store).ask("How far is it from Baku?", conversation)
+    rewrite_prompt = recorder.prompts[0]
+    kinds = [m.type for m in rewrite_prompt]
+    assert kinds == ["system", "human", "ai", "human"]
+    assert rewrite_prompt[1].content == "Where will the reintegration talks be held?"
+    assert rewrite_prompt[2].content == "Yevlax hosts the talks."
+    assert turn.standalone_question == "How far is Yevlax from Baku?"
+    assert turn.citations[0].verified and "265 kilometers west of Baku" in turn.citations[0].quote
+
+
+def test_the_model_declining_is_a_refusal(make_assistant):
+    model, _ = fake_model("NOT IN DOCUMENTS")
+    _, turn = make_assistant("fake", chat_model=model).ask("Who mediated the ceasefire?")
+    assert turn.refused and turn.citations == []
+
+
+def test_an_unreachable_engine_is_one_clear_error_and_the_conversation_continues(make_assistant):
+    class Down(GenericFakeChatModel):
+        def _stream(self, *args, **kwargs):
+            raise ConnectionError("connection refused")
+
+    assistant = make_assistant("fake", chat_model=Down(messages=iter([])))
+    with pytest.raises(EngineError, match="connection refused; check that it is running, or use --engine extractive"):
+        assistant.ask("Who mediated the ceasefire?")
