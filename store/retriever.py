@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
@@ -15,6 +16,9 @@ from store.chunking import Chunk
 from store.encoders import CrossEncoder
 from store.index import Index
 from store.lexical import LexicalIndex
+
+
+T = TypeVar("T")
 
 
 class Passage(BaseModel):
@@ -80,11 +84,11 @@ class HybridRetriever(BaseRetriever):
         if len(rankings) == 1:
             fused = rankings[0]
         else:
-            fused = reciprocal_rank_fusion(rankings, opts.rrf_k)
+            fused = reciprocal_rank_fusion([[chunk for chunk, _ in r] for r in rankings], opts.rrf_k)
         if opts.rerank:
             pool = fused[: max(opts.rerank_depth, k)]
             logits = self.cross_encoder.score(query, [chunk.text for chunk, _ in pool])
-            fused = sorted(((c, _sigmoid(s)) for (c, _), s in zip(pool, logits, strict=True)), key=lambda x: -x[1])
+            fused = sorted(((c, sigmoid(s)) for (c, _), s in zip(pool, logits, strict=True)), key=lambda x: -x[1])
         titles = self.index.titles()
         return [
             Passage(
@@ -106,17 +110,17 @@ class HybridRetriever(BaseRetriever):
         ]
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[Chunk, float]]], k: int = 60) -> list[tuple[Chunk, float]]:
-    """Merge ranked lists: each chunk scores the sum of 1 / (k + rank) over the lists it is in."""
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = 60, key: Callable[[T], str] = lambda c: c.id) -> list[tuple[T, float]]:
+    """Merge ranked lists: each item scores the sum of 1 / (k + rank) over the lists it is in; best first."""
     scores: dict[str, float] = {}
-    chunks: dict[str, Chunk] = {}
+    items: dict[str, T] = {}
     for ranking in rankings:
-        for rank, (chunk, _) in enumerate(ranking, start=1):
-            scores[chunk.id] = scores.get(chunk.id, 0.0) + 1.0 / (k + rank)
-            chunks[chunk.id] = chunk
-    return [(chunks[cid], score) for cid, score in sorted(scores.items(), key=lambda x: -x[1])]
+        for rank, item in enumerate(ranking, start=1):
+            scores[key(item)] = scores.get(key(item), 0.0) + 1.0 / (k + rank)
+            items.setdefault(key(item), item)
+    return [(items[i], score) for i, score in sorted(scores.items(), key=lambda x: -x[1])]
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
