@@ -220,52 +220,52 @@ class Index:
         return report
 
     def _write_group(self, group, report: IndexReport, advance: Callable[[int], None]) -> None:
-        texts = [chunk.text for _, chunks in group for chunk in chunks]
-        vectors = self.embeddings.embed(texts, advance)
-        report.chunks_embedded += len(texts)
-        at = 0
-        for document, chunks in group:
-            self._write_document(document, chunks, vectors[at : at + len(chunks)], report)
-            at += len(chunks)
+        """Embed a group of documents together, then write them with a few large Chroma calls.
 
-    def _write_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray, report: IndexReport) -> None:
-        old = set(self._chunks.get(where={"doc": document.id}, include=[])["ids"])
-        new_ids = [c.id for c in chunks]
-        fresh = [i for i, c in enumerate(chunks) if c.id not in old]
+        New chunks go in first, stale ones out next, and the document records last; if any write fails,
+        the chunks this call added are deleted again, so a failed document leaves nothing behind.
+        """
+        rows = [(document, chunk) for document, chunks in group for chunk in chunks]
+        vectors = self.embeddings.embed([chunk.text for _, chunk in rows], advance)
+        report.chunks_embedded += len(rows)
+        old = set(self._chunks.get(where={"doc": {"$in": [d.id for d, _ in group]}}, include=[])["ids"])
+        fresh = [i for i, (_, chunk) in enumerate(rows) if chunk.id not in old]
+        stale = sorted(old - {chunk.id for _, chunk in rows})
         try:
             for part in _batched(fresh, self._max_batch):
                 self._chunks.upsert(
-                    ids=[chunks[i].id for i in part],
+                    ids=[rows[i][1].id for i in part],
                     embeddings=vectors[list(part)],
-                    documents=[chunks[i].text for i in part],
-                    metadatas=[{"doc": document.id, "start": chunks[i].start, "end": chunks[i].end} for i in part],
+                    documents=[rows[i][1].text for i in part],
+                    metadatas=[{"doc": rows[i][0].id, "start": rows[i][1].start, "end": rows[i][1].end} for i in part],
                 )
-            stale = sorted(old - set(new_ids))
             for part in _batched(stale, self._max_batch):
                 self._chunks.delete(ids=list(part))
-            report.chunks_removed += len(stale)
-            centroid = vectors.mean(axis=0, keepdims=True) if len(chunks) else np.zeros((1, self.embeddings.dimension))
-            centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
             self._documents.upsert(
-                ids=[document.id],
-                embeddings=centroid,
-                documents=[document.text],
+                ids=[document.id for document, _ in group],
+                embeddings=self._centroids(group, vectors),
+                documents=[document.text for document, _ in group],
                 metadatas=[
-                    {
-                        "title": document.title,
-                        "source": document.source,
-                        "sha256": document.sha256,
-                        "chunks": len(chunks),
-                        "characters": len(document.text),
-                        "indexed_at": time.time(),
-                    }
+                    {"title": document.title, "source": document.source, "sha256": document.sha256,
+                     "chunks": len(chunks), "characters": len(document.text), "indexed_at": time.time()}
+                    for document, chunks in group
                 ],
             )
         except Exception:
-            added = [chunks[i].id for i in fresh]
-            for part in _batched(added, self._max_batch):
+            for part in _batched([rows[i][1].id for i in fresh], self._max_batch):
                 self._chunks.delete(ids=list(part))
             raise
+        report.chunks_removed += len(stale)
+
+    def _centroids(self, group, vectors: np.ndarray) -> np.ndarray:
+        """Each document's mean chunk vector, unit length: the vector its record is stored with."""
+        out = np.zeros((len(group), self.embeddings.dimension), dtype=np.float32)
+        at = 0
+        for row, (_, chunks) in enumerate(group):
+            if chunks:
+                out[row] = vectors[at : at + len(chunks)].mean(axis=0)
+            at += len(chunks)
+        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
