@@ -36,6 +36,11 @@ class DocumentInfo(BaseModel):
     characters: int
 
 
+class Catalog(BaseModel):
+    fingerprint: str
+    titles: dict[str, str]
+
+
 class IndexReport(BaseModel):
     """What one call to `Index.add` changed."""
 
@@ -84,6 +89,10 @@ class Index:
         self._chunks = self._open(settings.collection, space=True)
         self._documents = self._open(f"{settings.collection}-documents", space=False)
         self._max_batch = self.client.get_max_batch_size()
+        self._generation = 0  # bumped by every write of this process
+        self._catalog: Catalog | None = None
+        self._catalog_at = 0.0
+        self._catalog_generation = -1
 
     def _connect(self):
         try:
@@ -136,11 +145,22 @@ class Index:
         meta = got["metadatas"][0]
         return Document(id=document_id, title=meta["title"], text=got["documents"][0], source=meta["source"])
 
-    def fingerprint(self) -> str:
-        """Changes whenever any document is added, changed or removed."""
-        got = self._documents.get(include=["metadatas"])
-        rows = sorted(f"{i}:{m['sha256']}:{m['chunks']}" for i, m in zip(got["ids"], got["metadatas"], strict=True))
-        return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    def catalog(self, max_age: float = 1.0) -> Catalog:
+        """Titles of the indexed documents and a fingerprint that changes with any change to them.
+
+        Read from Chroma at most every `max_age` seconds (other processes' changes show up that late);
+        this process's own changes show up at once.
+        """
+        now = time.monotonic()
+        if self._catalog is None or self._catalog_generation != self._generation or now - self._catalog_at > max_age:
+            got = self._documents.get(include=["metadatas"])
+            rows = sorted(f"{i}:{m['sha256']}:{m['chunks']}" for i, m in zip(got["ids"], got["metadatas"], strict=True))
+            self._catalog = Catalog(
+                fingerprint=hashlib.sha256("\n".join(rows).encode()).hexdigest(),
+                titles={i: m["title"] for i, m in zip(got["ids"], got["metadatas"], strict=True)},
+            )
+            self._catalog_at, self._catalog_generation = now, self._generation
+        return self._catalog
 
     def chunk_count(self) -> int:
         return self._chunks.count()
@@ -156,9 +176,6 @@ class Index:
             if len(got["ids"]) < page:
                 return chunks
             offset += page
-
-    def titles(self) -> dict[str, str]:
-        return {d.id: d.title for d in self.documents()}
 
     def dense_search(self, query: str, k: int, document_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """The k chunks nearest to the query, with cosine similarity."""
@@ -225,6 +242,7 @@ class Index:
         New chunks go in first, stale ones out next, and the document records last; if any write fails,
         the chunks this call added are deleted again, so a failed document leaves nothing behind.
         """
+        self._generation += 1
         rows = [(document, chunk) for document, chunks in group for chunk in chunks]
         vectors = self.embeddings.embed([chunk.text for _, chunk in rows], advance)
         report.chunks_embedded += len(rows)
@@ -269,6 +287,7 @@ class Index:
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
+        self._generation += 1
         existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
         self._chunks.delete(where={"doc": document_id})
         self._documents.delete(ids=[document_id])

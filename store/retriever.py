@@ -62,7 +62,7 @@ class HybridRetriever(BaseRetriever):
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index, rebuilt from Chroma when the documents changed since it was built."""
         with self._lock:
-            fingerprint = self.index.fingerprint()
+            fingerprint = self.index.catalog().fingerprint
             if self._lexical is None or fingerprint != self._lexical_fingerprint:
                 self._lexical = LexicalIndex(self.index.all_chunks())
                 self._lexical_fingerprint = fingerprint
@@ -89,7 +89,7 @@ class HybridRetriever(BaseRetriever):
             pool = fused[: max(opts.rerank_depth, k)]
             logits = self.cross_encoder.score(query, [chunk.text for chunk, _ in pool])
             fused = sorted(((c, sigmoid(s)) for (c, _), s in zip(pool, logits, strict=True)), key=lambda x: -x[1])
-        titles = self.index.titles()
+        titles = self.index.catalog().titles
         return [
             Passage(
                 document_id=chunk.document_id,
