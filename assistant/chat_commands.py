@@ -53,7 +53,18 @@ def cmd_ask(args) -> int:
     assistant = _assistant(args)
     if args.conversation and not assistant.turns(args.conversation):
         raise UserError(f"no conversation {args.conversation}; see `assistant history` for the ids")
+    streamed = False
+    if not args.json and assistant.engine.name != "extractive":
+
+        def show(delta: str) -> None:  # the model's words as they come; the checked answer follows
+            nonlocal streamed
+            streamed = True
+            out.print(strip_control_codes(delta), end="", markup=False)
+
+        assistant.chain.on_token = show
     conversation_id, turn = assistant.ask(args.question, args.conversation)
+    if streamed:
+        out.print("\n")
     if args.json:
         print(json.dumps({"conversation": conversation_id, **turn.model_dump()}, ensure_ascii=False))
         return 0
