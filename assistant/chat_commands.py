@@ -117,30 +117,19 @@ def cmd_export(args) -> int:
 
 
 def cmd_script(args) -> int:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from assistant.script import ScriptError, load_script, run_script, to_json_line
-    from assistant.service import Assistant, QuestionError
+    from assistant.script import ScriptAssistants, ScriptError, load_script, run_script, to_json_line
+    from assistant.service import QuestionError
 
     try:
         script = load_script(args.file)
     except ScriptError as exc:
         err.print(f"error: {escape(str(exc))}")
         return 2
-    # Scripts keep their documents in their own collection, and their conversations in a throw-away file.
-    store = store_settings(args).model_copy(update={"collection": "scripts"})
     failures = 0
-    with tempfile.TemporaryDirectory(prefix="assistant-script-") as scratch, \
-            SqliteSaver.from_conn_string(str(Path(scratch) / "conversations.sqlite")) as saver:
-
-        def assistant_for(engine: str | None):
-            settings = assistant_settings(args)
-            if engine and not args.engine:
-                settings = settings.model_copy(update={"engine": engine})
-            return Assistant(store, settings, checkpointer=saver)
-
+    with tempfile.TemporaryDirectory(prefix="assistant-script-") as scratch:
+        assistants = ScriptAssistants(store_settings(args), assistant_settings(args), Path(scratch), args.engine)
         try:
-            for result in run_script(script, args.file.parent, assistant_for):
+            for result in run_script(script, args.file.parent, assistants):
                 failures += not result.passed
                 if args.json:
                     print(to_json_line(result), flush=True)

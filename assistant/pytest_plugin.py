@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.script import Script, ScriptError, TurnResult, load_script, run_script
+from assistant.script import Script, ScriptAssistants, ScriptError, TurnResult, load_script, run_script
 
 SUFFIX = ".convo.yaml"
 
@@ -28,34 +28,19 @@ class ConversationFailed(Exception):
         self.results = results
 
 
-class _Assistants:
+def _make_assistants() -> tuple[ScriptAssistants, Path]:
     """One assistant per engine for the whole session, on a throw-away embedded store."""
+    from assistant.service import AssistantSettings
+    from store import StoreSettings
 
-    def __init__(self):
-        self.folder = Path(tempfile.mkdtemp(prefix="convo-tests-"))
-        self._made: dict[str | None, object] = {}
-
-    def get(self, engine: str | None):
-        if engine not in self._made:
-            from assistant.service import Assistant, AssistantSettings, sqlite_checkpointer
-            from store import StoreSettings
-
-            settings = AssistantSettings(conversations=self.folder / "conversations.sqlite")
-            if engine:
-                settings = settings.model_copy(update={"engine": engine})
-            saver = sqlite_checkpointer(settings.conversations)
-            self._made[engine] = Assistant(StoreSettings(store=self.folder / "store", collection="scripts"), settings,
-                                           checkpointer=saver)
-        return self._made[engine]
-
-    def close(self):
-        shutil.rmtree(self.folder, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="convo-tests-"))
+    return ScriptAssistants(StoreSettings(store=folder / "store"), AssistantSettings(), folder), folder
 
 
-def _assistants(config) -> _Assistants:
+def _assistants(config) -> ScriptAssistants:
     if not hasattr(config, "_convo_assistants"):
-        config._convo_assistants = _Assistants()
-        config.add_cleanup(config._convo_assistants.close)
+        config._convo_assistants, folder = _make_assistants()
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     return config._convo_assistants
 
 
@@ -77,7 +62,7 @@ class ConversationItem(pytest.Item):
 
     def runtest(self):
         assistants = _assistants(self.config)
-        results = list(run_script(self.script, self.path.parent, assistants.get))
+        results = list(run_script(self.script, self.path.parent, assistants))
         failed = [r for r in results if not r.passed]
         if failed:
             raise ConversationFailed(failed)

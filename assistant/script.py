@@ -194,5 +194,24 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
             )
 
 
+class ScriptAssistants:
+    """The assistant for each engine a script asks for, made once: documents go to the store's `scripts`
+    collection, conversations to a throw-away file in `scratch`; `override` (the --engine flag) wins."""
+
+    def __init__(self, store, settings, scratch: Path, override: str | None = None):
+        self.store = store.model_copy(update={"collection": "scripts"})
+        self.settings = settings.model_copy(update={"conversations": scratch / "conversations.sqlite"})
+        self.override = override
+        self._made: dict[str, object] = {}
+
+    def __call__(self, engine: str | None):
+        from assistant.service import Assistant
+
+        chosen = self.override or engine or self.settings.engine
+        if chosen not in self._made:
+            self._made[chosen] = Assistant(self.store, self.settings.model_copy(update={"engine": chosen}))
+        return self._made[chosen]
+
+
 def to_json_line(result: TurnResult) -> str:
     return json.dumps(result.model_dump(), ensure_ascii=False)

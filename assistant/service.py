@@ -75,7 +75,7 @@ class Assistant:
         scorer = ExtractiveEngine(encoder, settings.refuse_below)
         self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
         if checkpointer is None:
-            checkpointer = sqlite_checkpointer(settings.conversations)
+            checkpointer = _sqlite_checkpointer(settings.conversations)
         self.checkpointer = checkpointer
         self.chain = ConversationGraph(self.index, retriever, self.engine, checkpointer,
                                        rewrite=getattr(self.engine, "rewrite", None), corpus_noun=self._noun)
@@ -137,7 +137,7 @@ def new_conversation_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def sqlite_checkpointer(path: Path):
+def _sqlite_checkpointer(path: Path):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     path.parent.mkdir(parents=True, exist_ok=True)
