@@ -1,8 +1,8 @@
 """Fit the extractive engine's sentence-scoring weights on the CoQA CNN dev dialogs, cross-validated by story.
 
 Caches cross-encoder scores for every (turn, story sentence) pair, then fits a listwise (softmax) linear
-model over the features in `assistant/engines/features.py`, simulating each dialog in order so that
-"the previous answer" is the engine's own previous pick, not the gold one. Prints the held-out top-1
+model over the features in `assistant/engines/features.py` -- one for first turns, one for follow-ups --
+simulating each dialog in order so that "the previous answer" is the engine's own previous pick, not the gold one. Prints the held-out top-1
 rationale hit rate (what citation precision measures) for first turns and follow-ups, per feature set.
 
     python benchmarks/coqa_features.py            # writes benchmarks/results/coqa_features.json
@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.engines.features import FEATURES, SentenceContext, features, shares  # noqa: E402
+from assistant.engines.features import FEATURES, FOLLOW_UP_FEATURES, SentenceContext, features, shares  # noqa: E402
 from store import CrossEncoder  # noqa: E402
 from store.chunking import sentence_spans  # noqa: E402
 
@@ -55,22 +55,27 @@ def cross_encoder_scores(dialogs):
     return cache
 
 
-def simulate(dialogs, cache, weights, mask):
-    """Run each dialog in order with these weights; per turn (kind, hit, feature matrix, gold vector)."""
+KINDS = ("first", "follow-up")
+
+
+def simulate(dialogs, cache, weights, masks):
+    """Run each dialog in order, first turns and follow-ups each with their own weights and feature mask;
+    per turn (kind, hit, feature matrix, gold vector)."""
     out = []
     for dialog in dialogs:
         cited: list[int] = []
         for i, (q, a) in enumerate(zip(dialog["questions"], dialog["answers"], strict=True)):
+            kind = KINDS[i > 0]
             spans, alone, joined = cache[(dialog["id"], i)]
             context = SentenceContext(question=q["input_text"], follow_up=i > 0, previous=cited[-1] if cited else None,
                                       cited=set(cited), count=len(spans))
             texts = [dialog["story"][s:e] for s, e in spans]
             sa, sj = shares(list(alone)), shares(list(joined))
             matrix = np.array([features(context, k, text, alone[k], joined[k], sa[k], sj[k])
-                               for k, text in enumerate(texts)]) * mask
+                               for k, text in enumerate(texts)]) * masks[kind]
             gold = np.array([s < a["span_end"] and a["span_start"] < e for s, e in spans], dtype=float)
-            pick = int(np.argmax(matrix @ weights))
-            out.append(("first" if i == 0 else "follow-up", bool(gold[pick]) if a["span_start"] >= 0 else None, matrix, gold))
+            pick = int(np.argmax(matrix @ weights[kind]))
+            out.append((kind, bool(gold[pick]) if a["span_start"] >= 0 else None, matrix, gold))
             cited.append(pick)
     return out
 
@@ -95,40 +100,56 @@ def fit(samples, dims, l2=0.01):
     return minimize(loss, start, jac=True, method="L-BFGS-B").x
 
 
-def evaluate(dialogs, cache, mask, folds=5, rounds=3):
-    """Held-out hit rates by fold (stories never seen in fitting); weights refit on each round's own picks."""
+def fit_both(dialogs, cache, masks, rounds=3):
+    """Weights for first turns and for follow-ups, refit on each round's own picks (the previous answer is the
+    engine's own)."""
+    start = np.zeros(len(FEATURES))
+    start[0] = 1.0
+    weights = {kind: start for kind in KINDS}
+    for _ in range(rounds):
+        samples = simulate(dialogs, cache, weights, masks)
+        weights = {kind: fit([s for s in samples if s[0] == kind], len(FEATURES)) for kind in KINDS}
+    return weights
+
+
+def evaluate(dialogs, cache, masks, folds=5):
+    """Held-out hit rates by fold (stories never seen in fitting)."""
     order = list(range(len(dialogs)))
     random.Random(0).shuffle(order)
-    hits = {"first": [], "follow-up": []}
+    hits = {kind: [] for kind in KINDS}
     for f in range(folds):
-        test = [dialogs[i] for i in order[f::folds]]
-        train = [d for i, d in enumerate(dialogs) if i not in set(order[f::folds])]
-        weights = np.zeros(len(FEATURES))
-        weights[0] = 1.0
-        for _ in range(rounds):
-            weights = fit(simulate(train, cache, weights, mask), len(FEATURES))
-        for kind, hit, _, _ in simulate(test, cache, weights, mask):
+        held = set(order[f::folds])
+        train = [d for i, d in enumerate(dialogs) if i not in held]
+        weights = fit_both(train, cache, masks)
+        for kind, hit, _, _ in simulate([dialogs[i] for i in order[f::folds]], cache, weights, masks):
             if hit is not None:
                 hits[kind].append(hit)
     return {k: round(float(np.mean(v)), 3) for k, v in hits.items()}
+
+
+def mask(names) -> np.ndarray:
+    return np.array([f in names for f in FEATURES], dtype=float)
 
 
 def main() -> None:
     dialogs = json.loads(EVAL.read_text())["data"]
     cache = cross_encoder_scores(dialogs)
     results = {}
-    ablations = {"question only": ["ce_question"], "+ previous question": ["ce_question", "ce_joined"],
-                 "+ conversation position": FEATURES[:8], "all": FEATURES}
-    for name, used in ablations.items():
-        mask = np.array([f in used for f in FEATURES], dtype=float)
-        results[name] = evaluate(dialogs, cache, mask)
-        print(f"| {name} | {results[name]['first']} | {results[name]['follow-up']} |")
-    mask = np.ones(len(FEATURES))
-    weights = np.zeros(len(FEATURES))
-    weights[0] = 1.0
-    for _ in range(3):
-        weights = fit(simulate(dialogs, cache, weights, mask), len(FEATURES))
-    results["weights"] = dict(zip(FEATURES, np.round(weights, 4).tolist(), strict=True))
+    ablations = {
+        "question only": (["ce_question"], ["ce_question"]),
+        "+ previous question": (["ce_question"], ["ce_question", "ce_joined"]),
+        "+ conversation position": (["ce_question"], FEATURES[:8]),
+        "all features, both kinds": (FEATURES, FEATURES),
+        "chosen: all for first turns, conversation features for follow-ups": (FEATURES, FOLLOW_UP_FEATURES),
+    }
+    print("| features (first turns; follow-ups) | first turns | follow-ups |\n|---|---|---|")
+    for name, (first, follow) in ablations.items():
+        results[name] = evaluate(dialogs, cache, {"first": mask(first), "follow-up": mask(follow)})
+        print(f"| {name} | {results[name]['first']} | {results[name]['follow-up']} |", flush=True)
+    weights = fit_both(dialogs, cache, {"first": mask(FEATURES), "follow-up": mask(FOLLOW_UP_FEATURES)})
+    results["weights"] = {
+        kind: {f: round(float(w), 4) for f, w in zip(FEATURES, weights[kind], strict=True) if w != 0} for kind in KINDS
+    }
     print(json.dumps(results["weights"], indent=1))
     (ROOT / "benchmarks" / "results" / "coqa_features.json").write_text(json.dumps(results, indent=1))
 

@@ -132,6 +132,7 @@ def main() -> None:
     p.add_argument("--sweep", default="", help="several chunkings, e.g. 300/60,500/100,800/150 (overrides the two above)")
     p.add_argument("--rerank-depth", type=int, default=20)
     p.add_argument("--rerank-limit", type=int, default=300, help="questions (a seeded subsample) for the reranked runs")
+    p.add_argument("--rerank-all", action="store_true", help="rerank every evaluated question (about 1 s each on 2 cores)")
     p.add_argument("--depths", default="", help="rerank depths to compare on the rerank subsample, e.g. 5,10,20,30")
     p.add_argument("--no-tutorial", action="store_true")
     p.add_argument("--docs", type=int, default=None, help="smoke test: index only the first N articles (and their questions)")
@@ -147,7 +148,7 @@ def main() -> None:
     # the rerank subsample is drawn from the fixed 1000-question sample, so runs with and without --limit 1000 share
     # their first questions (and the cached cross-encoder scores): sample(…, 120) is a prefix draw of sample(…, 250)
     pool = questions if len(questions) <= 1000 else sample(all_questions, 1000, args.seed)
-    rerank_questions = sample(pool, args.rerank_limit, args.seed + 1)
+    rerank_questions = questions if args.rerank_all else sample(pool, args.rerank_limit, args.seed + 1)
     chunkings = [tuple(map(int, c.split("/"))) for c in args.sweep.split(",")] if args.sweep else [(args.chunk_size, args.chunk_overlap)]
     depths = [int(d) for d in args.depths.split(",")] if args.depths else []
     print(f"{len(documents)} documents, {len(questions)} questions, rerank subsample {len(rerank_questions)}", flush=True)

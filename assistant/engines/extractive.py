@@ -90,7 +90,7 @@ class ExtractiveEngine:
                 cited={i for doc, i in cited if doc == sentence.document}, count=spans_of.count(sentence.document),
             )
             vector = features(context, sentence.index, sentence.text, ce_alone, ce_joined, share_alone[k], share_joined[k])
-            ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector)))
+            ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start))
 
 
