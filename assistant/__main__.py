@@ -1,5 +1,5 @@
 import sys
 
-from assistant.cli import main
+from tui.cli import main  # the program: the chat UI, or any other command
 
 sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
@@ -15,7 +16,7 @@ from store import HybridRetriever, Index, Passage
 from store.retriever import reciprocal_rank_fusion, sigmoid
 
 from assistant.citations import verify_quotes
-from assistant.engines.base import AnswerEngine, Evidence
+from assistant.engines.base import AnswerEngine, Evidence, TurnCancelled
 from assistant.engines.extractive import rank_passages
 from assistant.followup import resolve_followup
 from assistant.turns import Source, Turn
@@ -54,7 +55,9 @@ class ConversationGraph:
         self.engine = engine
         self.rewrite = rewrite
         self.corpus_noun = corpus_noun
-        self.on_token: Callable[[str], None] | None = None
+        self.on_token: Callable[[str], None] | None = None  # default for ask(); `assistant ask` streams with it
+        self._call = threading.local()
+        self._lock = threading.Lock()  # one turn at a time per graph: the engines keep no per-turn state
         self._texts: dict[str, str] = {}
         graph = StateGraph(ConversationState)
         graph.add_node("resolve", self._resolve)
@@ -80,6 +83,7 @@ class ConversationGraph:
         return {"standalone_question": standalone}
 
     def _retrieve(self, state: ConversationState) -> dict:
+        self._check_stop()
         question, query = state["question"], state["standalone_question"]
         documents = state.get("documents")
         depth = self.retriever.options.candidates
@@ -107,7 +111,8 @@ class ConversationGraph:
             cited=[(t["citations"][0]["document"], t["citations"][0]["start"])
                    for t in state.get("turns", []) if t.get("citations")],
         )
-        draft = self.engine.answer(evidence, self.on_token)
+        self._check_stop()
+        draft = self.engine.answer(evidence, self._token_sink())
         # Show first the passages holding the best-scored sentences (the runner-ups often hold the answer);
         # a passage's score becomes its best sentence's (0..1), so order and scores agree.
         ranked = rank_passages(passages, evidence.ranked_sentences) if evidence.ranked_sentences else []
@@ -120,6 +125,7 @@ class ConversationGraph:
 
     def _verify(self, state: ConversationState) -> dict:
         draft = state["draft"]
+        self._check_stop(draft["text"])
         sources = [
             Source(rank=i, document=p["document_id"], title=p["title"], chunk_id=p["chunk_id"], start=p["start"],
                    end=p["end"], text=p["text"], score=p["score"])
@@ -144,18 +150,55 @@ class ConversationGraph:
 
     # --- running -------------------------------------------------------------------------
 
-    def ask(self, conversation_id: str, question: str, documents: list[str] | None = None) -> Turn:
-        """Run one turn of the conversation and return it, timed."""
+    def _check_stop(self, partial: str = "") -> None:
+        should_stop = getattr(self._call, "should_stop", None)
+        if should_stop is not None and should_stop():
+            raise TurnCancelled(partial or getattr(self._call, "partial", ""))
+
+    def _token_sink(self) -> Callable[[str], None] | None:
+        on_token = getattr(self._call, "on_token", None)
+        if on_token is None and getattr(self._call, "should_stop", None) is None:
+            return None
+        self._call.partial = ""
+
+        def sink(delta: str) -> None:
+            self._check_stop()  # a token that comes after the stop is not part of the kept answer
+            self._call.partial += delta
+            if on_token:
+                on_token(delta)
+
+        return sink
+
+    def ask(self, conversation_id: str, question: str, documents: list[str] | None = None,
+            on_token: Callable[[str], None] | None = None, should_stop: Callable[[], bool] | None = None) -> Turn:
+        """Run one turn of the conversation and return it, timed.
+
+        `on_token` receives the answer as it is written; `should_stop` is polled between steps and tokens, and
+        when it says so the turn stops with TurnCancelled and nothing of it is stored.
+        """
         started = time.perf_counter()
-        self._texts.clear()  # documents may have been re-indexed since the last turn
-        config = {"configurable": {"thread_id": conversation_id}}
-        update: dict[str, Any] = {"question": question}
-        if documents is not None:
-            update["documents"] = documents
-        state = self.graph.invoke(update, config)
+        with self._lock:
+            self._call.on_token = on_token or self.on_token
+            self._call.should_stop = should_stop
+            self._call.partial = ""
+            try:
+                self._texts.clear()  # documents may have been re-indexed since the last turn
+                config = {"configurable": {"thread_id": conversation_id}}
+                update: dict[str, Any] = {"question": question}
+                if documents is not None:
+                    update["documents"] = documents
+                state = self.graph.invoke(update, config)
+            finally:
+                self._call.on_token = self._call.should_stop = None
         turn = Turn(**state["turns"][-1])
         turn.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return turn
+
+    def record(self, conversation_id: str, turn: Turn) -> None:
+        """Store a turn that did not run to its end (cancelled or failed), so the transcript shows it; later turns
+        do not treat it as history."""
+        self.graph.update_state({"configurable": {"thread_id": conversation_id}}, {"turns": [turn.model_dump()]},
+                                as_node="verify")
 
     def turns(self, conversation_id: str) -> list[Turn]:
         state = self.graph.get_state({"configurable": {"thread_id": conversation_id}})

@@ -11,6 +11,7 @@ from rich.control import strip_control_codes
 from rich.markup import escape
 
 from assistant.console import UserError, assistant_settings, err, out, store_settings
+from assistant.transcript import transcript_markdown
 from assistant.turns import Turn
 
 
@@ -44,7 +45,7 @@ def print_turn(turn: Turn) -> None:
 
 
 def cmd_ask(args) -> int:
-    from assistant.service import QuestionError, clean_question
+    from assistant.questions import QuestionError, clean_question
 
     try:
         clean_question(args.question)  # before loading any model: a bad question is the user's to fix
@@ -86,20 +87,6 @@ def cmd_history(args) -> int:
     return 0
 
 
-def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
-    lines = [f"# Conversation {conversation_id}", ""]
-    for number, turn in enumerate(turns, start=1):
-        lines += [f"## {number}. {turn.question}", "", f"*Searched:* {turn.standalone_question}", "", turn.answer, ""]
-        for c in turn.citations:
-            lines.append(f"- [{c.n}] “{c.quote}” — {c.title}, characters {c.start}–{c.end}"
-                         + ("" if c.verified else " (not found in the document)"))
-        if turn.sources:
-            lines += ["", "Sources:", ""]
-            lines += [f"{s.rank}. {s.title} ({s.start}–{s.end}, score {s.score:.3f})" for s in turn.sources]
-        lines.append("")
-    return "\n".join(lines)
-
-
 def cmd_export(args) -> int:
     turns = _assistant(args).turns(args.id)
     if not turns:
@@ -118,7 +105,7 @@ def cmd_export(args) -> int:
 
 def cmd_script(args) -> int:
     from assistant.script import ScriptAssistants, ScriptError, load_script, run_script, to_json_line
-    from assistant.service import QuestionError
+    from assistant.questions import QuestionError
 
     try:
         script = load_script(args.file)

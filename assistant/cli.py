@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     engine.add_argument("--engine", choices=ENGINES, help="how answers are written (env ASSISTANT_ENGINE)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
+    chat.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="index these and ask about them only")
+    chat.add_argument("--conversation", metavar="ID", help="resume this conversation")
+
     ask = commands.add_parser("ask", parents=[where, engine], help="answer a question, with its sources")
     ask.add_argument("question")
     ask.add_argument("--conversation", metavar="ID", help="continue this conversation")
@@ -58,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command in (None, "chat"):  # the UI lives in `tui`, which builds on this package: tui.cli runs it
+        from tui.cli import main as ui_main  # noqa: PLC0415  (the one upward import: the program's front door)
+
+        return ui_main(argv)
+
     from assistant import chat_commands, store_commands
     from assistant.console import UserError, err
 
@@ -66,14 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
         "search": store_commands.cmd_search,
     }
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["ask", "What happened in Nagorno-Karabakh?"])
     from rich.markup import escape
 
     from assistant.engines.base import EngineError
-    from assistant.service import QuestionError
+    from assistant.questions import QuestionError
     from store import LoadError, ModelError, StoreError
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -16,13 +15,12 @@ from store.config import default_data_dir
 from assistant.chain import ConversationGraph
 from assistant.engines.base import EngineError
 from assistant.engines.extractive import ExtractiveEngine
+from assistant.questions import MAX_QUESTION, QuestionError, clean_question  # noqa: F401  (part of the service's API)
 from assistant.turns import Turn
 
-MAX_QUESTION = 2000
 # The best sentence's cross-encoder logit (question alone) below which the documents do not answer;
 # calibrated on CoQA CNN dev in benchmarks/coqa_refusal.py.
 REFUSE_BELOW = -7.5
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b.|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class AssistantSettings(BaseSettings):
@@ -41,18 +39,12 @@ class AssistantSettings(BaseSettings):
     llm_timeout: float = 60.0
 
 
-class QuestionError(ValueError):
-    """A question that cannot be asked as it is; the message says how to fix it."""
-
-
-def clean_question(question: str) -> str:
-    """The question without terminal escape sequences or control characters, on one line; or QuestionError."""
-    cleaned = " ".join(_CONTROL.sub(" ", question).split())
-    if not cleaned:
-        raise QuestionError("the question is empty; type a question about the documents")
-    if len(cleaned) > MAX_QUESTION:
-        raise QuestionError(f"the question is {len(cleaned):,} characters long; keep it under {MAX_QUESTION:,}")
-    return cleaned
+class AddResult(BaseModel):
+    documents: list[tuple[str, str]]  # (id, title) of every file that loaded
+    added: list[str]
+    updated: list[str]
+    chunks: int
+    failures: list[str]  # one sentence per path that could not be indexed
 
 
 class ConversationInfo(BaseModel):
@@ -77,18 +69,68 @@ class Assistant:
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)
         self.checkpointer = checkpointer
-        self.chain = ConversationGraph(self.index, retriever, self.engine, checkpointer,
-                                       rewrite=getattr(self.engine, "rewrite", None), corpus_noun=self._noun)
+        self._retriever, self._scorer, self._chat_model = retriever, scorer, chat_model
+        self.chain = self._graph()
+
+    def _graph(self) -> ConversationGraph:
+        return ConversationGraph(self.index, self._retriever, self.engine, self.checkpointer,
+                                 rewrite=getattr(self.engine, "rewrite", None), corpus_noun=self._noun)
+
+    def switch_engine(self, name: str) -> None:
+        """Answer with another engine from now on; EngineError (and no change) if it cannot be used."""
+        settings = self.settings.model_copy(update={"engine": name})
+        engine = self._scorer if name == "extractive" else make_llm_engine(settings, self._scorer, self._chat_model)
+        self.settings, self.engine = settings, engine
+        self.chain = self._graph()
+
+    @property
+    def engine_model(self) -> str:
+        return getattr(self.engine, "model", "")
+
+    def document_text(self, document_id: str) -> str:
+        document = self.index.document(document_id)
+        return document.text if document else ""
+
+    def add_paths(self, paths: list[Path], progress=None) -> AddResult:
+        """Load and index files and folders; the good ones are indexed, the bad ones reported."""
+        from store import LoadError, load_file
+        from store.documents import expand_paths
+
+        files, failures = expand_paths(paths)
+        documents = []
+        for path in files:
+            try:
+                documents.append(load_file(path))
+            except LoadError as exc:
+                failures.append(exc)
+        report = self.index.add(documents, progress)
+        return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
+                         updated=list(report.updated), chunks=report.chunks_embedded,
+                         failures=[str(f) for f in failures])
+
+    def warm_up(self) -> None:
+        """Load the models and the lexical index now rather than on the first question."""
+        self._retriever.search("warm up", k=1)
+        self._scorer.cross_encoder.score("warm up", ["warm up"])
 
     def _noun(self, documents: list[str] | None) -> str:
         count = len(documents) if documents else len(self.index.documents())
         return "article" if count == 1 else "documents"
 
-    def ask(self, question: str, conversation_id: str | None = None, documents: list[str] | None = None) -> tuple[str, Turn]:
-        """Answer a question in a conversation (a new one without an id); returns the id and the turn."""
+    def ask(self, question: str, conversation_id: str | None = None, documents: list[str] | None = None,
+            on_token=None, should_stop=None) -> tuple[str, Turn]:
+        """Answer a question in a conversation (a new one without an id); returns the id and the turn.
+        `on_token` and `should_stop` stream and cancel the turn (see ConversationGraph.ask)."""
         question = clean_question(question)
         conversation_id = conversation_id or new_conversation_id()
-        return conversation_id, self.chain.ask(conversation_id, question, documents)
+        return conversation_id, self.chain.ask(conversation_id, question, documents, on_token, should_stop)
+
+    def record_stopped(self, conversation_id: str, question: str, partial: str, status: str, error: str | None = None) -> Turn:
+        """Keep a cancelled or failed turn in the conversation, with the answer as far as it got."""
+        turn = Turn(question=question, standalone_question=question, answer=partial, engine=self.engine.name,
+                    status=status, error=error)
+        self.chain.record(conversation_id, turn)
+        return turn
 
     def turns(self, conversation_id: str) -> list[Turn]:
         return self.chain.turns(conversation_id)

@@ -9,6 +9,14 @@ from typing import Any, Protocol
 from store import Passage
 
 
+class TurnCancelled(Exception):
+    """The turn was stopped before it finished; `partial` is the answer text produced so far."""
+
+    def __init__(self, partial: str = ""):
+        super().__init__("the answer was cancelled")
+        self.partial = partial
+
+
 class EngineError(RuntimeError):
     """The engine cannot answer (not installed, unreachable, failed); the message says what to do."""
 

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 import Stemmer
 
 from assistant.citations import locate
-from assistant.engines.base import Draft, EngineError, Evidence, Quote
+from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
 from assistant.followup import salient_terms
 from store.chunking import sentence_spans
@@ -89,6 +89,8 @@ class LLMEngine:
                     parts.append(delta)
                     if on_token:
                         on_token(delta)
+        except TurnCancelled:
+            raise
         except Exception as exc:  # any transport or server error: the user needs the same advice
             raise self._failed(exc) from exc
         text = "".join(parts).strip()

@@ -1,0 +1,21 @@
+"""A conversation as a Markdown transcript, with its citations and sources."""
+
+from __future__ import annotations
+
+from assistant.turns import Turn
+
+
+def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
+    lines = [f"# Conversation {conversation_id}", ""]
+    for number, turn in enumerate(turns, start=1):
+        lines += [f"## {number}. {turn.question}", "", f"*Searched:* {turn.standalone_question}", "", turn.answer, ""]
+        if turn.status != "ok":
+            lines += [f"*({turn.status}{': ' + turn.error if turn.error else ''})*", ""]
+        for c in turn.citations:
+            lines.append(f"- [{c.n}] “{c.quote}” — {c.title}, characters {c.start}–{c.end}"
+                         + ("" if c.verified else " (not found in the document)"))
+        if turn.sources:
+            lines += ["", "Sources:", ""]
+            lines += [f"{s.rank}. {s.title} ({s.start}–{s.end}, score {s.score:.3f})" for s in turn.sources]
+        lines.append("")
+    return "\n".join(lines)

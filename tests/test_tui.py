@@ -1,0 +1,276 @@
+"""The chat UI driven by Textual's Pilot: whole conversations, sources and highlights, resume, cancel, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from store import Index, StoreSettings, bundled_document
+from tui.app import AssistantApp
+from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen
+from tui.widgets import TurnView
+
+ARTICLE = bundled_document().text
+SIZE = (120, 40)
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the UI")
+        await pilot.pause(0.05)
+
+
+async def ask(pilot, question: str) -> TurnView:
+    app = pilot.app
+    before = len(app.turn_views)
+    await pilot.press(*question)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: len(app.turn_views) > before)
+    view = app.turn_views[-1]
+    await wait_for(pilot, lambda: view.state != "running" and not app.is_answering)
+    await pilot.pause()
+    return view
+
+
+def markdown_text(view: TurnView) -> str:
+    """The answer as the user reads it (the rendered Markdown blocks' plain text)."""
+    from textual.widgets._markdown import MarkdownBlock
+
+    return " ".join(block._content.plain for block in view.answer.query(MarkdownBlock) if hasattr(block, "_content"))
+
+
+def errors(app) -> list[str]:
+    return [n.message for n in app._notifications if n.severity == "error"]
+
+
+@pytest.fixture
+def make_app(make_assistant):
+    def make(engine: str = "extractive", chat_model=None, conversations=None, **kwargs) -> AssistantApp:
+        return AssistantApp(lambda: make_assistant(engine, chat_model=chat_model, conversations=conversations), **kwargs)
+
+    return make
+
+
+async def test_a_conversation_shows_answers_searches_sources_and_highlights(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        first = await ask(pilot, "How many people were killed in the clashes?")
+        assert "34 dead" in first.turn.answer and "34 dead" in markdown_text(first)
+        assert "[1]" in markdown_text(first)
+        cards = app.sources.cards
+        assert len(cards) == len(first.turn.sources) >= 3
+        [citation] = first.turn.citations
+        highlighted = [(card, span) for card in cards for span in card.highlights]
+        assert highlighted, "the cited words are highlighted in a passage"
+        card, (n, start, end) = highlighted[0]
+        assert n == 1 and card.source.text[start:end] == citation.quote == ARTICLE[citation.start:citation.end]
+
+        follow = await ask(pilot, "And the Azerbaijani side?")
+        assert "two civilian deaths" in follow.turn.answer
+        searched = str(follow.query_one(".searched").render())
+        assert "And the Azerbaijani side?" in searched and "killed" in searched  # what was actually searched
+        assert app.selected is follow and app.sources.turn is follow.turn
+
+        await pilot.press("ctrl+up")  # back to the first answer: its sources return
+        assert app.selected is first and app.sources.turn is first.turn
+
+
+async def test_choosing_a_citation_brings_its_passage_and_opens_the_document_there(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "How many people were killed in the clashes?")
+        await pilot.press("f2")
+        assert app.sources.citation == 1
+        assert [c for c in app.sources.cards if c.has_class("-selected")]
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, DocumentScreen))
+        await pilot.pause()
+        assert app.screen.selected_text == view.turn.citations[0].quote
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DocumentScreen)
+
+
+async def test_clicking_a_citation_marker_selects_it(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "How many people were killed in the clashes?")
+        view.post_message(TurnView.Selected(view, 1))  # what clicking the [1] link posts
+        await pilot.pause(0.2)
+        assert app.sources.citation == 1
+
+
+async def test_a_conversation_resumes_after_a_restart(make_app, tmp_path):
+    store = tmp_path / "kept.sqlite"
+    app = make_app(conversations=store)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "How many people were killed in the clashes?")
+        await ask(pilot, "And the Azerbaijani side?")
+        conversation = app.conversation_id
+    again = make_app(conversations=store, conversation_id=conversation)
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: len(again.turn_views) == 2 and again.selected is not None)
+        assert "two civilian deaths" in again.turn_views[-1].turn.answer
+        follow = await ask(pilot, "How far is it from Baku?")  # the history is there for the follow-up
+        assert follow.turn.standalone_question != "How far is it from Baku?"
+    third = make_app(conversations=store)
+    async with third.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: third.assistant is not None)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(third.screen, ConversationsScreen))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(third.turn_views) == 3)
+        assert third.conversation_id == conversation
+
+
+class SlowModel(GenericFakeChatModel):
+    """A fake LLM that streams two words, then waits until the test lets it go on."""
+
+    gate: Any = None
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+        for i, word in enumerate(["At ", "least ", "34 ", "people ", "died [1]."]):
+            if i == 2:
+                self.gate.wait(30)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=word))
+            if run_manager:
+                run_manager.on_llm_new_token(word, chunk=chunk)
+            yield chunk
+
+
+async def test_escape_cancels_a_streaming_answer_and_keeps_what_was_written(make_app, tmp_path):
+    gate = threading.Event()
+    model = SlowModel(messages=iter([]), gate=gate)
+    app = make_app("fake", chat_model=model, conversations=tmp_path / "c.sqlite")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"How many people were killed?", "enter")
+        await wait_for(pilot, lambda: app.turn_views and app.turn_views[-1].partial == "At least ")
+        view = app.turn_views[-1]
+        await pilot.press(*"typing goes on")  # the input stays usable while the answer streams
+        await pilot.press("escape")
+        gate.set()
+        await wait_for(pilot, lambda: not app.is_answering)
+        assert view.state == "cancelled" and "cancelled" in str(view.query_one(".note").render())
+        assert "At least" in markdown_text(view)
+        assert app.query_one("#question").value == "typing goes on"
+        [stored] = app.assistant.turns(app.conversation_id)
+        assert stored.status == "cancelled" and stored.answer == "At least "
+
+
+class DownModel(GenericFakeChatModel):
+    def _stream(self, *args, **kwargs):
+        raise ConnectionError("cannot reach the model server at http://127.0.0.1:9")
+
+    def _generate(self, *args, **kwargs):
+        raise ConnectionError("cannot reach the model server at http://127.0.0.1:9")
+
+
+async def test_an_unreachable_engine_is_a_notification_and_the_conversation_goes_on(make_app):
+    app = make_app("fake", chat_model=DownModel(messages=iter([])))
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "How many people were killed in the clashes?")
+        assert view.state == "failed"
+        assert any("cannot reach the model server" in e and "/engine extractive" in e for e in errors(app))
+        assert app.query_one("#question").value == "How many people were killed in the clashes?"  # kept to retry
+        app.query_one("#question").value = ""
+        await pilot.press(*"/engine extractive", "enter")
+        await wait_for(pilot, lambda: app.assistant.engine.name == "extractive")
+        again = await ask(pilot, "How many people were killed in the clashes?")
+        assert again.state == "ok" and "34 dead" in again.turn.answer
+        stored = app.assistant.turns(app.conversation_id)
+        assert [t.status for t in stored] == ["failed", "ok"]
+
+
+async def test_bad_questions_warn_and_keep_the_text(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        app.query_one("#question").value = "x" * 3000
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("#question").value == "x" * 3000
+        assert any("keep it under" in n.message for n in app._notifications)
+        assert app.turn_views == []
+        app.query_one("#question").value = ""
+        await pilot.press(*"/nonsense", "enter")
+        assert any("no command /nonsense" in n.message for n in app._notifications)
+
+
+async def test_markup_and_escape_sequences_in_a_document_are_shown_literally(embeddings, cross_encoder, tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+
+    hostile = tmp_path / "hostile.txt"
+    hostile.write_text(
+        "Zorblax Harbour report.\n\nThe [bold]harbour master[/bold] of Zorblax counted 417 ships "
+        "[@click=app.quit]this morning[/]. \x1b[31mRed alert\x1b[0m was declared at Zorblax Harbour.\n",
+        encoding="utf-8",
+    )
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load, paths=[hostile])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.documents is not None)
+        view = await ask(pilot, "How many ships did the harbour master of Zorblax count?")
+        assert app.is_running and view.state == "ok"
+        assert "[@click=app.quit]" in view.turn.answer
+        shown = markdown_text(view)
+        assert "[bold]harbour master[/bold]" in shown and "[@click=app.quit]this morning[/]" in shown
+        card_text = app.sources.cards[0].render().plain
+        assert "[bold]harbour master[/bold]" in card_text and "\u241b[31mRed alert" in card_text
+        assert "\x1b" not in card_text and "\x1b" not in shown
+        await pilot.click(TurnView)  # clicking around the literal [@click=…] text does not run it
+        assert app.is_running
+
+
+async def test_index_command_adds_a_document_and_reports_bad_paths(embeddings, cross_encoder, tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+
+    note = tmp_path / "notes.md"
+    note.write_text("# Lighthouse notes\n\nThe Vellmar lighthouse keeper lit the lamp 9,400 times.\n", encoding="utf-8")
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press(*f"/index {note}", "enter")
+        await wait_for(pilot, lambda: any("Indexed 1 document" in n.message for n in app._notifications))
+        view = await ask(pilot, "How many times did the Vellmar lighthouse keeper light the lamp?")
+        assert "9,400" in view.turn.answer
+        await pilot.press(*f"/index {tmp_path / 'missing.txt'}", "enter")
+        await wait_for(pilot, lambda: any("does not exist" in e for e in errors(app)))
+        assert app.is_running
+
+
+async def test_export_help_and_palette(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "How many people were killed in the clashes?")
+        target = tmp_path / "out.md"
+        await pilot.press(*f"/export {target}", "enter")
+        await wait_for(pilot, target.exists)
+        text = target.read_text(encoding="utf-8")
+        assert "How many people were killed in the clashes?" in text and "at least 34 dead" in text
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"New conversation", "Resume a conversation", "Export transcript", "Add a document",
+                "Engine: extractive", "Help"} <= titles
+        await pilot.press("ctrl+n")
+        assert app.turn_views == [] and app.conversation_id is None

@@ -1,0 +1,484 @@
+"""The chat screen: the conversation beside the sources of the selected answer.
+
+All retrieval and answering is the `assistant` package's; this module only shows it. The assistant is built in a
+worker thread after the window is up, so the first screen appears at once; everything that touches the models,
+the index or the conversation store runs in thread workers and reports back with `call_from_thread`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
+
+from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen, PromptScreen
+from tui.widgets import SourcesPane, TurnView
+
+ENGINES = ("extractive", "ollama", "openai")
+
+
+class AssistantApp(App[None]):
+    """`assistant chat`: ask, follow up, and see the evidence for every answer."""
+
+    TITLE = "evidence-assistant"
+    CSS_PATH = "app.tcss"
+    AUTO_FOCUS = "#question"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel answer"),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "next_citation", "Next [n]"),
+        Binding("ctrl+o", "open_document", "Open doc"),
+        Binding("ctrl+b", "toggle_sources", "Sources"),
+        Binding("ctrl+n", "new_conversation", "New"),
+        Binding("ctrl+r", "history", "Resume"),
+        Binding("ctrl+e", "export", "Export"),
+        Binding("ctrl+up", "select_turn(-1)", "Prev answer", show=False),
+        Binding("ctrl+down", "select_turn(1)", "Next answer", show=False),
+    ]
+
+    def __init__(self, load: Callable[[], object], *, conversation_id: str | None = None,
+                 paths: Sequence[Path] = ()):
+        """`load` builds the `assistant.service.Assistant` (in a worker thread); `paths` are indexed at start-up
+        and become the conversation's documents; `conversation_id` is resumed."""
+        super().__init__()
+        self._load = load
+        self.assistant = None
+        self.load_error: str | None = None
+        self._assistant_ready = threading.Event()
+        self.conversation_id = conversation_id
+        self.paths = list(paths)
+        self.documents: list[str] | None = None  # restricts retrieval (None: every indexed document)
+        self.selected: TurnView | None = None
+        self._answer_worker: Worker | None = None
+        self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
+        self._running_view: TurnView | None = None
+
+    # --- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield VerticalScroll(id="conversation")
+            yield SourcesPane(id="sources")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield Input(placeholder="Ask about the documents — /help for commands", id="question")
+        yield Static("", id="status")
+        yield Footer()
+
+    @property
+    def conversation(self) -> VerticalScroll:
+        return self.query_one("#conversation", VerticalScroll)
+
+    @property
+    def sources(self) -> SourcesPane:
+        return self.query_one(SourcesPane)
+
+    @property
+    def turn_views(self) -> list[TurnView]:
+        return list(self.query(TurnView))
+
+    def on_mount(self) -> None:
+        self.conversation.mount(Static(Text("Loading the models and the index…"), classes="loading"))
+        self._update_status()
+        self._start()
+
+    def _update_status(self, extra: str = "") -> None:
+        parts = []
+        if self.assistant is not None:
+            engine = self.assistant.engine
+            parts.append(f"engine {engine.name}" + (f" ({self.assistant.engine_model})" if self.assistant.engine_model else ""))
+            settings = self.assistant.index.settings
+            where = f"server {settings.chroma_url}" if settings.chroma_url else "embedded store"
+            parts.append(f"collection {settings.collection} ({where})")
+        elif self.load_error:
+            parts.append("not loaded")
+        else:
+            parts.append("loading…")
+        parts.append(f"conversation {self.conversation_id or 'new'}")
+        if extra:
+            parts.append(extra)
+        self.query_one("#status", Static).update(Text(" · ".join(parts)))
+
+    # --- start-up ----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def _start(self) -> None:
+        try:
+            assistant = self._load()
+            assistant.warm_up()
+        except Exception as exc:  # the store or a model failed: say so, keep the window
+            self.load_error = str(exc) or type(exc).__name__
+            self.call_from_thread(self._loaded)
+            self._assistant_ready.set()
+            return
+        self.assistant = assistant
+        self.call_from_thread(self._loaded)
+        if self.paths:
+            self._index_paths(self.paths, restrict=True)
+        if self.conversation_id:
+            turns = assistant.turns(self.conversation_id)
+            self.call_from_thread(self._show_turns, self.conversation_id, turns)
+        self._assistant_ready.set()
+
+    async def _loaded(self) -> None:
+        await self.conversation.query(".loading").remove()
+        if self.load_error:
+            self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
+            await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))
+        self._update_status()
+
+    # --- asking --------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#question")
+    async def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        if text.strip().startswith("/"):
+            event.input.value = ""
+            await self.run_command(text.strip())
+            return
+        from assistant.questions import QuestionError, clean_question
+
+        try:
+            question = clean_question(text)
+        except QuestionError as exc:
+            self.notify(f"{str(exc)[0].upper()}{str(exc)[1:]}.", severity="warning")
+            return  # the text stays in the input, to fix
+        if self.is_answering:
+            self.notify("An answer is still being written: wait for it, or press Esc to cancel it.", severity="warning")
+            return
+        event.input.value = ""
+        view = TurnView(question)
+        await self.conversation.mount(view)
+        self.conversation.scroll_end(animate=False)
+        self._running_view = view
+        self._answering = True
+        self._answer_worker = self._answer(view, question)
+
+    @property
+    def is_answering(self) -> bool:
+        return self._answering
+
+    def _answer_ended(self) -> None:
+        self._answering = False
+
+    @work(thread=True, exit_on_error=False, group="answer")
+    def _answer(self, view: TurnView, question: str) -> None:
+        try:
+            self._answer_turn(view, question)
+        finally:
+            self.call_from_thread(self._answer_ended)
+
+    def _answer_turn(self, view: TurnView, question: str) -> None:
+        from assistant.engines.base import TurnCancelled
+        from assistant.service import new_conversation_id
+
+        worker = get_current_worker()
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            self.call_from_thread(self._failed, view, question, f"the assistant did not start: {self.load_error}")
+            return
+        if worker.is_cancelled:
+            return
+        if self.conversation_id is None:
+            self.conversation_id = new_conversation_id()
+            self.call_from_thread(self._update_status)
+        conversation = self.conversation_id
+
+        def on_token(delta: str) -> None:
+            if not worker.is_cancelled:
+                self.call_from_thread(view.stream, delta)
+
+        try:
+            _, turn = self.assistant.ask(question, conversation, self.documents, on_token=on_token,
+                                         should_stop=lambda: worker.is_cancelled)
+        except TurnCancelled as exc:
+            self._record(conversation, question, exc.partial or view.partial, "cancelled")
+            return
+        except Exception as exc:  # engine unreachable, store failure…: the turn fails, the conversation goes on
+            reason = str(exc) or type(exc).__name__
+            self._record(conversation, question, view.partial, "failed", reason)
+            self.call_from_thread(self._failed, view, question, reason)
+            return
+        self.call_from_thread(self._finished, view, turn)
+
+    def _record(self, conversation: str, question: str, partial: str, status: str, reason: str | None = None) -> None:
+        try:
+            self.assistant.record_stopped(conversation, question, partial, status, reason)
+        except Exception as exc:  # the store itself is failing: the UI still shows the turn
+            self.call_from_thread(self.notify, f"Could not store the {status} turn: {exc}", severity="error")
+
+    async def _finished(self, view: TurnView, turn) -> None:
+        view.literal = turn.engine == "extractive"
+        await view.finish(turn)
+        await self.show_turn(view)
+        self.conversation.scroll_end(animate=False)
+
+    async def _failed(self, view: TurnView, question: str, reason: str) -> None:
+        await view.stop("failed", reason)
+        hint = "" if self.assistant is None or self.assistant.engine.name == "extractive" else \
+            " Type /engine extractive to answer offline."
+        self.notify(f"{reason}.{hint}", title="The answer failed", severity="error", timeout=15)
+        box = self.query_one("#question", Input)
+        if not box.value:
+            box.value = question  # what the user typed is kept, to ask again
+
+    async def action_cancel(self) -> None:
+        if not self.is_answering or self._running_view is None or self._running_view.state != "running":
+            return
+        self._answer_worker.cancel()
+        await self._running_view.stop("cancelled")
+        self.notify("Answer cancelled; what was written so far is kept.")
+
+    # --- selection and sources --------------------------------------------------------------
+
+    async def show_turn(self, view: TurnView | None, citation: int | None = None) -> None:
+        for v in self.turn_views:
+            v.set_class(v is view, "-selected")
+        self.selected = view
+        await self.sources.show(view.turn if view else None, citation)
+        if view is not None:
+            view.scroll_visible(animate=False)
+
+    @on(TurnView.Selected)
+    async def _turn_selected(self, event: TurnView.Selected) -> None:
+        if event.view.turn is not None:
+            await self.show_turn(event.view, event.citation)
+
+    async def action_select_turn(self, step: int) -> None:
+        done = [v for v in self.turn_views if v.turn is not None]
+        if not done:
+            return
+        at = done.index(self.selected) + step if self.selected in done else len(done) - 1
+        await self.show_turn(done[max(0, min(at, len(done) - 1))])
+
+    async def action_next_citation(self) -> None:
+        view = self.selected
+        if view is None or view.turn is None or not view.turn.citations:
+            self.notify("The selected answer has no citations.")
+            return
+        numbers = [c.n for c in view.turn.citations]
+        current = self.sources.citation
+        following = numbers[(numbers.index(current) + 1) % len(numbers)] if current in numbers else numbers[0]
+        await self.show_turn(view, following)
+
+    def action_toggle_sources(self) -> None:
+        self.sources.toggle_class("-hidden")
+
+    def action_open_document(self) -> None:
+        span = self.sources.selected_span()
+        if span is None or self.assistant is None:
+            self.notify("Select an answer with sources first.")
+            return
+        self._open_document(*span)
+
+    @work(thread=True, exit_on_error=False, group="document")
+    def _open_document(self, document: str, start: int, end: int) -> None:
+        try:
+            text = self.assistant.document_text(document)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
+            return
+        title = next((s.title for s in self.sources.turn.sources if s.document == document), document)
+        if not text:
+            self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
+            return
+        self.call_from_thread(self.push_screen, DocumentScreen(title, text, start, end))
+
+    # --- conversations --------------------------------------------------------------------
+
+    async def action_new_conversation(self) -> None:
+        if self.is_answering:
+            self.notify("Wait for the answer, or press Esc to cancel it, before starting anew.", severity="warning")
+            return
+        await self.conversation.remove_children()
+        self.conversation_id = None
+        await self.show_turn(None)
+        self._update_status()
+        self.notify("New conversation.")
+
+    def action_history(self) -> None:
+        self._list_conversations()
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def _list_conversations(self) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        try:
+            conversations = self.assistant.conversations()
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot list the conversations: {exc}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, ConversationsScreen(conversations), self._resume_chosen)
+
+    def _resume_chosen(self, conversation_id: str | None) -> None:
+        if conversation_id:
+            self.resume(conversation_id)
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def resume(self, conversation_id: str) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        turns = self.assistant.turns(conversation_id)
+        if not turns:
+            self.call_from_thread(self.notify, f"No conversation {conversation_id}; /history lists them.", severity="error")
+            return
+        self.call_from_thread(self._show_turns, conversation_id, turns)
+
+    async def _show_turns(self, conversation_id: str, turns: list) -> None:
+        if self.is_answering:
+            self.notify("Wait for the answer, or press Esc to cancel it, before resuming.", severity="warning")
+            return
+        await self.conversation.remove_children()
+        self.conversation_id = conversation_id
+        views = []
+        for turn in turns:
+            view = TurnView(turn.question, literal=turn.engine == "extractive")
+            await self.conversation.mount(view)
+            if turn.status == "ok":
+                await view.finish(turn)
+            else:
+                await view.answer.update(turn.answer)
+                await view.stop(turn.status, turn.error or "")
+            views.append(view)
+        done = [v for v in views if v.turn is not None]
+        await self.show_turn(done[-1] if done else None)
+        self.conversation.scroll_end(animate=False)
+        self._update_status()
+        self.notify(f"Resumed conversation {conversation_id} ({len(turns)} turns).")
+
+    def action_export(self) -> None:
+        if not self.conversation_id:
+            self.notify("Nothing to export yet: ask a question first.")
+            return
+        self.push_screen(PromptScreen("Export the transcript as Markdown to:", f"conversation-{self.conversation_id}.md"),
+                         lambda path: self.export(Path(path)) if path else None)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def export(self, path: Path) -> None:
+        from assistant.transcript import transcript_markdown
+
+        conversation = self.conversation_id
+        try:
+            turns = self.assistant.turns(conversation)
+            path = path.expanduser()
+            path.write_text(transcript_markdown(conversation, turns) + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}; choose another path.",
+                                  severity="error")
+            return
+        self.call_from_thread(self.notify, f"Wrote the transcript to {path.resolve()}.")
+
+    # --- engines and documents ----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def switch_engine(self, name: str) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        try:
+            self.assistant.switch_engine(name)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot use the {name} engine: {exc}", severity="error", timeout=15)
+            return
+        self.call_from_thread(self._update_status)
+        self.call_from_thread(self.notify, f"Answers now come from the {name} engine.")
+
+    def action_add_document(self) -> None:
+        self.push_screen(PromptScreen("Add to the index (a file or folder):"),
+                         lambda path: self.index_paths([Path(path)]) if path else None)
+
+    @work(thread=True, exit_on_error=False, group="index")
+    def index_paths(self, paths: list[Path]) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is not None:
+            self._index_paths(paths, restrict=self.documents is not None)
+
+    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        self.call_from_thread(bar.add_class, "-active")
+        self.call_from_thread(bar.update, total=None, progress=0)
+
+        def progress(done: int, total: int) -> None:
+            self.call_from_thread(bar.update, total=total, progress=done)
+
+        try:
+            result = self.assistant.add_paths([Path(p).expanduser() for p in paths], progress)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Indexing failed, nothing was half-written: {exc}", severity="error",
+                                  timeout=15)
+            return
+        finally:
+            self.call_from_thread(bar.remove_class, "-active")
+        if restrict:
+            ids = [doc_id for doc_id, _ in result.documents]
+            self.documents = list(dict.fromkeys((self.documents or []) + ids))
+        if result.documents:
+            titles = ", ".join(title for _, title in result.documents[:3]) + ("…" if len(result.documents) > 3 else "")
+            self.call_from_thread(self.notify, f"Indexed {len(result.documents)} document(s): {titles} "
+                                  f"({len(result.added)} new, {len(result.updated)} updated, {result.chunks} chunks embedded).")
+        for failure in result.failures:
+            self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def run_command(self, line: str) -> None:
+        name, _, argument = line[1:].partition(" ")
+        argument = argument.strip()
+        match name.lower():
+            case "new":
+                await self.action_new_conversation()
+            case "history" | "conversations":
+                self.action_history()
+            case "resume" if argument:
+                self.resume(argument)
+            case "resume":
+                self.action_history()
+            case "export":
+                if not self.conversation_id:
+                    self.notify("Nothing to export yet: ask a question first.")
+                elif argument:
+                    self.export(Path(argument))
+                else:
+                    self.action_export()
+            case "engine" if argument in ENGINES:
+                self.switch_engine(argument)
+            case "engine":
+                self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
+            case "index" if argument:
+                self.index_paths([Path(argument)])
+            case "index":
+                self.notify("Give a file or folder: /index PATH.", severity="warning")
+            case "sources":
+                self.action_toggle_sources()
+            case "help" | "?":
+                self.action_help()
+            case "quit" | "exit":
+                self.exit()
+            case _:
+                self.notify(f"There is no command /{name}; /help lists them.", severity="warning")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New conversation", "Start a new conversation (/new)", self.action_new_conversation)
+        yield SystemCommand("Resume a conversation", "List past conversations to resume (/history)", self.action_history)
+        yield SystemCommand("Export transcript", "Write the conversation as Markdown (/export)", self.action_export)
+        yield SystemCommand("Add a document", "Index a file or folder (/index PATH)", self.action_add_document)
+        for name in ENGINES:
+            yield SystemCommand(f"Engine: {name}", f"Answer with the {name} engine (/engine {name})",
+                                lambda name=name: self.switch_engine(name))
+        yield SystemCommand("Toggle sources", "Show or hide the sources pane (/sources)", self.action_toggle_sources)
+        yield SystemCommand("Open the cited document", "The whole document at the selected citation", self.action_open_document)
+        yield SystemCommand("Help", "Keys and commands (/help)", self.action_help)
