@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,32 +12,13 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from store import Index, StoreSettings, bundled_document
+from pilot import ask, wait_for
 from tui.app import AssistantApp
 from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen
 from tui.widgets import TurnView
 
 ARTICLE = bundled_document().text
 SIZE = (120, 40)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the UI")
-        await pilot.pause(0.05)
-
-
-async def ask(pilot, question: str) -> TurnView:
-    app = pilot.app
-    before = len(app.turn_views)
-    await pilot.press(*question)
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: len(app.turn_views) > before)
-    view = app.turn_views[-1]
-    await wait_for(pilot, lambda: view.state != "running" and not app.is_answering)
-    await pilot.pause()
-    return view
 
 
 def markdown_text(view: TurnView) -> str:

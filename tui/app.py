@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
 from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen, PromptScreen
+from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
 
 ENGINES = ("extractive", "ollama", "openai")
@@ -59,6 +60,7 @@ class AssistantApp(App[None]):
         self.documents: list[str] | None = None  # restricts retrieval (None: every indexed document)
         self.selected: TurnView | None = None
         self._answer_worker: Worker | None = None
+        self._catalog: list[tuple[str, int]] = []  # (title, chunks) of the indexed documents, for the welcome
         self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
 
@@ -94,9 +96,10 @@ class AssistantApp(App[None]):
         parts = []
         if self.assistant is not None:
             engine = self.assistant.engine
-            parts.append(f"engine {engine.name}" + (f" ({self.assistant.engine_model})" if self.assistant.engine_model else ""))
+            llm = engine.name != "extractive" and self.assistant.engine_model
+            parts.append(f"{engine.name} {self.assistant.engine_model}" if llm else engine.name)
             settings = self.assistant.index.settings
-            where = f"server {settings.chroma_url}" if settings.chroma_url else "embedded store"
+            where = f"on {settings.chroma_url}" if settings.chroma_url else "embedded"
             parts.append(f"collection {settings.collection} ({where})")
         elif self.load_error:
             parts.append("not loaded")
@@ -120,12 +123,19 @@ class AssistantApp(App[None]):
             self._assistant_ready.set()
             return
         self.assistant = assistant
+        try:
+            self._catalog = [(d.title, d.chunks) for d in assistant.index.documents()]
+        except Exception:
+            self._catalog = []
         self.call_from_thread(self._loaded)
         if self.paths:
             self._index_paths(self.paths, restrict=True)
         if self.conversation_id:
             turns = assistant.turns(self.conversation_id)
-            self.call_from_thread(self._show_turns, self.conversation_id, turns)
+            if turns:
+                self.call_from_thread(self._show_turns, self.conversation_id, turns)
+            else:
+                self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
         self._assistant_ready.set()
 
     async def _loaded(self) -> None:
@@ -133,7 +143,21 @@ class AssistantApp(App[None]):
         if self.load_error:
             self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
             await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))
+        elif not self.turn_views:
+            await self._welcome()
         self._update_status()
+
+    async def _welcome(self) -> None:
+        if not self._catalog:
+            return
+        count = len(self._catalog)
+        lines = Text.assemble(("Ready. ", "bold"), f"Ask about {'this document' if count == 1 else f'these {count} documents'}:")
+        for title, chunks in self._catalog[:5]:
+            lines.append(f"\n  • {visible(title)} ({chunks} passages)")
+        if count > 5:
+            lines.append(f"\n  … and {count - 5} more")
+        lines.append("\nFollow-ups work: ask one, then “And …?”. F1 for help.", style="italic")
+        await self.conversation.mount(Static(lines, classes="welcome"))
 
     # --- asking --------------------------------------------------------------------------
 
@@ -155,6 +179,7 @@ class AssistantApp(App[None]):
             self.notify("An answer is still being written: wait for it, or press Esc to cancel it.", severity="warning")
             return
         event.input.value = ""
+        await self.conversation.query(".welcome").remove()
         view = TurnView(question)
         await self.conversation.mount(view)
         self.conversation.scroll_end(animate=False)
@@ -301,6 +326,7 @@ class AssistantApp(App[None]):
         await self.conversation.remove_children()
         self.conversation_id = None
         await self.show_turn(None)
+        await self._welcome()
         self._update_status()
         self.notify("New conversation.")
 

@@ -79,8 +79,10 @@ class DocumentScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(Text(visible(self.doc_title), style="bold") + Text(f"  characters {self.start}–{self.end}  (Esc closes)", style="dim"))
-            yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document")
+            yield Label(Text.assemble((visible(self.doc_title), "bold"),
+                                      (f"  characters {self.start}–{self.end}  (Esc closes)", "dim")))
+            yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document",
+                           cursor_blink=False)
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
@@ -111,7 +113,7 @@ class ConversationsScreen(ModalScreen[str | None]):
             yield Label(Text("Resume a conversation (Enter), or Esc", style="bold"))
             if self.conversations:
                 yield OptionList(*[
-                    Option(Text(f"{c.id}  {c.turns:>3} turns  ") + Text(visible(c.first_question)), id=c.id)
+                    Option(Text.assemble(f"{c.id}  {c.turns:>3} turns  ", visible(c.first_question)), id=c.id)
                     for c in self.conversations
                 ])
             else:

@@ -33,7 +33,7 @@ class TurnView(Vertical, can_focus=False):
         self._stream = None
 
     def compose(self) -> ComposeResult:
-        yield Static(Text("› ") + Text(visible(self.question), style="bold"), classes="question")
+        yield Static(Text.assemble("› ", (visible(self.question), "bold")), classes="question")
         yield Static(Text("searching…", style="italic"), classes="searched")
         yield Markdown("", open_links=False, classes="answer")
         yield Static("", classes="note")
@@ -62,7 +62,7 @@ class TurnView(Vertical, can_focus=False):
     async def finish(self, turn) -> None:
         await self._stop_stream()
         self.turn, self.state = turn, "ok"
-        self.query_one(".searched", Static).update(Text("searched: ", style="italic") + Text(visible(turn.standalone_question)))
+        self.query_one(".searched", Static).update(Text.assemble("searched: ", visible(turn.standalone_question), style="italic"))
         await self.answer.update(answer_markdown(turn.answer, self.literal))
         notes = []
         if turn.refused:
@@ -109,14 +109,12 @@ class SourceCard(Static, can_focus=True):
 
     def _render_text(self, selected: int | None) -> Text:
         s = self.source
-        head = Text(f"{s.rank}. ", style="bold") + Text(visible(s.title), style="bold") + Text(f"  score {s.score:.2f}", style="dim")
         markers = "".join(f" [{n}]" for n, _, _ in self.highlights)
-        if markers:
-            head += Text(markers, style="bold yellow")
         body = Text(visible(s.text))
         for n, start, end in self.highlights:
             body.stylize(SELECTED_HIGHLIGHT if n == selected else HIGHLIGHT, start, end)
-        return head + Text("\n") + body
+        return Text.assemble((f"{s.rank}. {visible(s.title)}", "bold"), (f"  score {s.score:.2f}", "dim"),
+                             (markers, "bold yellow"), "\n", body)
 
 
 class SourcesPane(VerticalScroll, can_focus=False):

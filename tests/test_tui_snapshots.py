@@ -1,0 +1,63 @@
+"""Snapshots of the chat UI (pytest-textual-snapshot): the first screen, an answered follow-up with its
+sources, the document view with the cited span highlighted, and the help. Update with --snapshot-update after
+a deliberate change, and look at the SVGs before committing them."""
+
+from __future__ import annotations
+
+from pilot import ask, wait_for
+from textual.widgets import Input
+
+from tui.app import AssistantApp
+
+
+async def settle(pilot):
+    pilot.app.clear_notifications()
+    pilot.app.query_one("#question", Input).cursor_blink = False
+    await pilot.pause(0.2)
+
+
+def snapshot_app(make_assistant) -> AssistantApp:
+    return AssistantApp(lambda: make_assistant(), conversation_id="snapshot")
+
+
+def test_first_screen(snap_compare, make_assistant):
+    async def ready(pilot):
+        await wait_for(pilot, lambda: pilot.app.assistant is not None and pilot.app._assistant_ready.is_set())
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(80, 24), run_before=ready)
+
+
+def test_answered_follow_up_with_sources(snap_compare, make_assistant):
+    async def converse(pilot):
+        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await ask(pilot, "How many people were killed in the clashes?")
+        await ask(pilot, "And the Azerbaijani side?")
+        await pilot.press("f2")
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(120, 36), run_before=converse)
+
+
+def test_document_view_with_highlight(snap_compare, make_assistant):
+    async def open_document(pilot):
+        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await ask(pilot, "How many people were killed in the clashes?")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DocumentScreen")
+        await pilot.pause(0.3)
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 30), run_before=open_document)
+
+
+def test_help(snap_compare, make_assistant):
+    async def help_screen(pilot):
+        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await pilot.press("f1")
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 40), run_before=help_screen)

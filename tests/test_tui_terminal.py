@@ -1,0 +1,70 @@
+"""The installed `assistant` command in a real pseudo-terminal (pexpect), its screen read with pyte: launch on
+the bundled article, ask, follow up, read the answers off the screen, quit, launch again and resume."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pyte
+
+COMMAND = str(Path(sys.executable).parent / "assistant")
+COLS, ROWS = 100, 30
+
+
+class Terminal:
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.screen = pyte.Screen(COLS, ROWS)
+        self.stream = pyte.ByteStream(self.screen)
+        self.child = pexpect.spawn(COMMAND, args, env=env, dimensions=(ROWS, COLS))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    @property
+    def conversation(self) -> str:
+        """The conversation pane's words (left of the sources pane's border), whitespace collapsed."""
+        return " ".join(" ".join(line.split("▏")[0] for line in self.screen.display).split())
+
+    def wait_for(self, pattern: str, timeout: float = 120, pane: str = "text") -> re.Match:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.1))
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                break
+            found = re.search(pattern, getattr(self, pane))
+            if found:
+                return found
+        raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{self.text}")
+
+    def quit(self) -> int:
+        self.child.send("\x11")  # ctrl+q
+        self.child.expect(pexpect.EOF, timeout=30)
+        self.child.close()
+        return self.child.exitstatus
+
+
+def test_ask_follow_up_quit_and_resume_in_a_real_terminal(tmp_path):
+    env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=str(tmp_path / "store"),
+               ASSISTANT_CONVERSATIONS=str(tmp_path / "conversations.sqlite"))
+    term = Terminal([], env)
+    term.wait_for(r"Ready\. Ask about this document")
+    term.child.send("How many people were killed in the clashes?\r")
+    term.wait_for(r"Military clashes have left at least 34 dead .* \[1\]", pane="conversation")
+    term.child.send("And the Azerbaijani side?\r")
+    term.wait_for(r"searched: And the Azerbaijani side\? .*The Azerbaijani side reported two civilian deaths", pane="conversation")
+    conversation = term.wait_for(r"conversation ([0-9a-f]{12})").group(1)
+    assert term.quit() == 0
+
+    again = Terminal(["chat", "--conversation", conversation], env)
+    again.wait_for(r"34 dead .* And the Azerbaijani side\? .*two civilian deaths", pane="conversation")
+    assert f"conversation {conversation}" in again.text
+    assert again.quit() == 0
