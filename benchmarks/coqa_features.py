@@ -131,6 +131,55 @@ def mask(names) -> np.ndarray:
     return np.array([f in names for f in FEATURES], dtype=float)
 
 
+def pruning_frontier(dialogs, cache, masks, budgets=((99, 99), (12, 3), (8, 2), (6, 2), (4, 1), (3, 1)), folds=5):
+    """Held-out precision when the cross-encoder scores only `keep` sentences chosen by shared query words
+    (plus those within `near` of the previous answer), and the median number of cross-encoder pairs per turn
+    (two passes on follow-ups) -- what the engine's latency is made of (~35 ms a pair on 2 cores)."""
+    from assistant.followup import salient_terms
+
+    def stems(text):
+        return {w.lower()[:6] for w in salient_terms(text)}
+
+    order = list(range(len(dialogs)))
+    random.Random(0).shuffle(order)
+    folds_weights = []
+    for f in range(folds):
+        held = set(order[f::folds])
+        folds_weights.append((held, fit_both([d for i, d in enumerate(dialogs) if i not in held], cache, masks)))
+    rows = []
+    for keep, near in budgets:
+        hits, pairs = {k: [] for k in KINDS}, {k: [] for k in KINDS}
+        for held, weights in folds_weights:
+            for dialog in (dialogs[i] for i in sorted(held)):
+                cited, previous_question = [], ""
+                for i, (q, a) in enumerate(zip(dialog["questions"], dialog["answers"], strict=True)):
+                    kind = KINDS[i > 0]
+                    spans, alone, joined = cache[(dialog["id"], i)]
+                    texts = [dialog["story"][s:e] for s, e in spans]
+                    terms = stems(f"{q['input_text']} {previous_question}")
+                    overlap = np.array([len(terms & stems(t)) for t in texts], float) - 0.001 * np.arange(len(texts))
+                    chosen = set(np.argsort(-overlap)[:keep].tolist())
+                    if cited:
+                        chosen |= {k for k in range(len(texts)) if abs(k - cited[-1]) <= near}
+                    chosen = sorted(chosen)
+                    context = SentenceContext(question=q["input_text"], follow_up=i > 0,
+                                              previous=cited[-1] if cited else None, cited=set(cited), count=len(spans))
+                    sa, sj = shares([alone[k] for k in chosen]), shares([joined[k] for k in chosen])
+                    matrix = np.array([features(context, k, texts[k], alone[k], joined[k], sa[j], sj[j])
+                                       for j, k in enumerate(chosen)]) * masks[kind]
+                    pick = chosen[int(np.argmax(matrix @ weights[kind]))]
+                    if a["span_start"] >= 0:
+                        s, e = spans[pick]
+                        hits[kind].append(s < a["span_end"] and a["span_start"] < e)
+                    pairs[kind].append(len(chosen) * (1 if i == 0 else 2))
+                    cited.append(pick)
+                    previous_question = q["input_text"]
+        rows.append({"keep": "all" if keep == 99 else keep, "near": near,
+                     **{f"{k} precision": round(float(np.mean(hits[k])), 3) for k in KINDS},
+                     **{f"{k} pairs": float(np.median(pairs[k])) for k in KINDS}})
+    return rows
+
+
 def main() -> None:
     dialogs = json.loads(EVAL.read_text())["data"]
     cache = cross_encoder_scores(dialogs)
@@ -151,6 +200,11 @@ def main() -> None:
         kind: {f: round(float(w), 4) for f, w in zip(FEATURES, weights[kind], strict=True) if w != 0} for kind in KINDS
     }
     print(json.dumps(results["weights"], indent=1))
+    results["pruning"] = pruning_frontier(dialogs, cache, {"first": mask(FEATURES), "follow-up": mask(FOLLOW_UP_FEATURES)})
+    print("\n| sentences scored (+ neighbours) | first turns | pairs | follow-ups | pairs |\n|---|---|---|---|---|")
+    for row in results["pruning"]:
+        print(f"| {row['keep']} (+{row['near']}) | {row['first precision']} | {row['first pairs']} | "
+              f"{row['follow-up precision']} | {row['follow-up pairs']} |")
     (ROOT / "benchmarks" / "results" / "coqa_features.json").write_text(json.dumps(results, indent=1))
 
 
