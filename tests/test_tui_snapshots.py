@@ -17,12 +17,19 @@ async def settle(pilot):
 
 
 def snapshot_app(make_assistant) -> AssistantApp:
-    return AssistantApp(lambda: make_assistant(), conversation_id="snapshot")
+    return AssistantApp(lambda: make_assistant())
+
+
+async def loaded(pilot):
+    """Wait for the assistant, and fix the new conversation's id so the status line is the same every run."""
+    await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+    pilot.app.conversation_id = "snapshot"
 
 
 def test_first_screen(snap_compare, make_assistant):
     async def ready(pilot):
-        await wait_for(pilot, lambda: pilot.app.assistant is not None and pilot.app._assistant_ready.is_set())
+        await loaded(pilot)
+        pilot.app._update_status()
         await pilot.pause()
         await settle(pilot)
 
@@ -31,7 +38,7 @@ def test_first_screen(snap_compare, make_assistant):
 
 def test_answered_follow_up_with_sources(snap_compare, make_assistant):
     async def converse(pilot):
-        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await loaded(pilot)
         await ask(pilot, "How many people were killed in the clashes?")
         await ask(pilot, "And the Azerbaijani side?")
         await pilot.press("f2")
@@ -43,7 +50,7 @@ def test_answered_follow_up_with_sources(snap_compare, make_assistant):
 
 def test_document_view_with_highlight(snap_compare, make_assistant):
     async def open_document(pilot):
-        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await loaded(pilot)
         await ask(pilot, "How many people were killed in the clashes?")
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DocumentScreen")
@@ -55,7 +62,7 @@ def test_document_view_with_highlight(snap_compare, make_assistant):
 
 def test_help(snap_compare, make_assistant):
     async def help_screen(pilot):
-        await wait_for(pilot, lambda: pilot.app._assistant_ready.is_set())
+        await loaded(pilot)
         await pilot.press("f1")
         await pilot.pause()
         await settle(pilot)

@@ -81,11 +81,11 @@ class DocumentScreen(ModalScreen[None]):
         with Vertical(id="dialog"):
             yield Label(Text.assemble((visible(self.doc_title), "bold"),
                                       (f"  characters {self.start}–{self.end}  (Esc closes)", "dim")))
-            yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document",
-                           cursor_blink=False)
+            yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document")
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
+        area.cursor_blink = False  # a steady cursor at the quote (and stable snapshots)
         area.selection = Selection(self._location(self.start), self._location(self.end))
         area.focus()
         self.call_after_refresh(area.scroll_cursor_visible, center=True, animate=False)
