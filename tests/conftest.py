@@ -19,6 +19,14 @@ from store import CrossEncoder, Index, OnnxEmbeddings, StoreSettings
 BACKENDS = ["embedded", "server"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_local_model_by_default(tmp_path_factory):
+    """A local model installed on this machine would make `local` the default engine: the suite chooses its
+    engines itself (the local-engine test names its model explicitly)."""
+    os.environ["ASSISTANT_MODELS"] = str(tmp_path_factory.mktemp("no-models"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def embeddings() -> OnnxEmbeddings:
     return OnnxEmbeddings()

@@ -24,7 +24,7 @@ from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen, PromptS
 from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
 
-ENGINES = ("extractive", "ollama", "openai")
+ENGINES = ("extractive", "local", "ollama", "openai")
 
 
 class AssistantApp(App[None]):

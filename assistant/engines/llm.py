@@ -17,6 +17,7 @@ from assistant.citations import locate
 from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
 from assistant.followup import salient_terms
+from store import Passage
 from store.chunking import sentence_spans
 
 NOT_IN_DOCUMENTS = "NOT IN DOCUMENTS"
@@ -57,12 +58,16 @@ def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[
 class LLMEngine:
     """Phrases an answer from the best passages with a chat model, streaming; cites by passage number."""
 
-    def __init__(self, chat_model: BaseChatModel, name: str, model: str, scorer: ExtractiveEngine, passages: int = 4):
+    def __init__(self, chat_model: BaseChatModel, name: str, model: str, scorer: ExtractiveEngine, passages: int = 4,
+                 sentences: int = 0):
+        """With `sentences`, the model sees only the scorer's best sentences (each its own numbered passage)
+        instead of the best `passages`: small models phrase well but choose evidence poorly."""
         self.chat_model = chat_model
         self.name = name
         self.model = model
         self.scorer = scorer
         self.passages = passages
+        self.sentences = sentences
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """A standalone version of a follow-up question, written by the model from the whole recent history."""
@@ -80,7 +85,11 @@ class LLMEngine:
         scored = self.scorer.answer(evidence)  # ranks sentences and decides refusal
         if scored.refused:
             return scored
-        passages = [p for p, _ in rank_passages(evidence.passages, evidence.ranked_sentences)][: self.passages]
+        if self.sentences:
+            passages = [Passage(document_id=s.document, title=s.title, chunk_id=f"{s.document}@{s.start}", start=s.start,
+                                end=s.end, text=s.text, score=s.score) for s in evidence.ranked_sentences[: self.sentences]]
+        else:
+            passages = [p for p, _ in rank_passages(evidence.passages, evidence.ranked_sentences)][: self.passages]
         parts: list[str] = []
         try:
             for chunk in self.chat_model.stream(answer_messages(evidence, passages)):
