@@ -155,14 +155,14 @@ class ConversationGraph:
         if should_stop is not None and should_stop():
             raise TurnCancelled(partial or getattr(self._call, "partial", ""))
 
-    def _token_sink(self) -> Callable[[str], None] | None:
+    def _token_sink(self) -> Callable[[str], None]:
         on_token = getattr(self._call, "on_token", None)
-        if on_token is None and getattr(self._call, "should_stop", None) is None:
-            return None
         self._call.partial = ""
 
         def sink(delta: str) -> None:
             self._check_stop()  # a token that comes after the stop is not part of the kept answer
+            if not self._call.partial:
+                self._call.first_token = time.perf_counter()
             self._call.partial += delta
             if on_token:
                 on_token(delta)
@@ -181,6 +181,7 @@ class ConversationGraph:
             self._call.on_token = on_token or self.on_token
             self._call.should_stop = should_stop
             self._call.partial = ""
+            self._call.first_token = None
             try:
                 self._texts.clear()  # documents may have been re-indexed since the last turn
                 config = {"configurable": {"thread_id": conversation_id}}
@@ -192,6 +193,8 @@ class ConversationGraph:
                 self._call.on_token = self._call.should_stop = None
         turn = Turn(**state["turns"][-1])
         turn.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        if self._call.first_token is not None:
+            turn.first_token_ms = round((self._call.first_token - started) * 1000, 1)
         return turn
 
     def record(self, conversation_id: str, turn: Turn) -> None:

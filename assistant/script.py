@@ -167,6 +167,7 @@ class TurnResult(BaseModel):
     checks: dict[str, bool]
     passed: bool
     latency_ms: float
+    first_token_ms: float | None = None
 
 
 def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult]:
@@ -190,7 +191,7 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
                 standalone_question=turn.standalone_question, answer=turn.answer, refused=turn.refused,
                 engine=turn.engine, citations=[c.model_dump() for c in turn.citations],
                 sources=[s.model_dump() for s in turn.sources], unsupported=turn.unsupported, checks=checks,
-                passed=all(checks.values()), latency_ms=turn.latency_ms,
+                passed=all(checks.values()), latency_ms=turn.latency_ms, first_token_ms=turn.first_token_ms,
             )
 
 

@@ -46,3 +46,4 @@ class Turn(BaseModel):
     status: Literal["ok", "failed", "cancelled"] = "ok"
     error: str | None = None
     latency_ms: float = 0.0
+    first_token_ms: float | None = None  # when the first words of the answer were ready (streamed by LLM engines)
