@@ -229,16 +229,24 @@ class CachedEmbeddings(OnnxEmbeddings):
         return np.stack([self.cache.data[k] for k in keys]).astype(np.float32)
 
 
-class CachedCrossEncoder(CrossEncoder):
-    """The project's cross-encoder with a disk cache of logits by (query, passage)."""
+class Uncached(LookupError):
+    """A cross-encoder score that is not in the cache, asked of a cache-only encoder."""
 
-    def __init__(self, **kwargs):
+
+class CachedCrossEncoder(CrossEncoder):
+    """The project's cross-encoder with a disk cache of logits by (query, passage); with cache_only, a pair
+    not in the cache raises Uncached instead of being computed."""
+
+    def __init__(self, cache_only: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.cache = _VectorCache(f"rerank-{self.name}")
+        self.cache_only = cache_only
 
     def score(self, query, passages):
         keys = [self.cache.key(query, p) for p in passages]
         missing = list(dict.fromkeys(p for p, k in zip(passages, keys) if k not in self.cache.data))
+        if missing and self.cache_only:
+            raise Uncached(query)
         if missing:
             for p, s in zip(missing, super().score(query, missing), strict=True):
                 self.cache.data[self.cache.key(query, p)] = s
