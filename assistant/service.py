@@ -35,6 +35,9 @@ class AssistantSettings(BaseSettings):
     models: Path = Field(default_factory=lambda: default_data_dir() / "models")  # where `assistant model install` puts them
     local_model: Path | None = None  # any GGUF file; overrides the installed ones
     local_threads: int | None = None
+    # the 0.5B model's rewrites score below the raw question on CANARD (benchmarks/canard.py): off by default,
+    # follow-ups then resolve deterministically as with the extractive engine
+    local_rewrite: bool = False
     conversations: Path = Field(default_factory=lambda: default_data_dir() / "conversations.sqlite")
     refuse_below: float = REFUSE_BELOW
     ollama_model: str = "llama3.2"
@@ -103,8 +106,9 @@ class Assistant:
         self.chain = self._graph()
 
     def _graph(self) -> ConversationGraph:
+        rewrite = self.engine.rewrite if getattr(self.engine, "rewrites", False) else None
         return ConversationGraph(self.index, self._retriever, self.engine, self.checkpointer,
-                                 rewrite=getattr(self.engine, "rewrite", None), corpus_noun=self._noun)
+                                 rewrite=rewrite, corpus_noun=self._noun)
 
     def switch_engine(self, name: str) -> None:
         """Answer with another engine from now on; EngineError (and no change) if it cannot be used."""
@@ -212,7 +216,8 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
         except ImportError:
             raise EngineError("the local engine needs its extra: pip install 'evidence-assistant[local]'") from None
         model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads)
-        return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES)
+        return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
+                         rewrites=settings.local_rewrite)
     raise EngineError(f"unknown engine {settings.engine!r}; choose extractive, local, ollama or openai")
 
 

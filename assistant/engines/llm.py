@@ -64,7 +64,7 @@ class LLMEngine:
     """Phrases an answer from the best passages with a chat model, streaming; cites by passage number."""
 
     def __init__(self, chat_model: BaseChatModel, name: str, model: str, scorer: ExtractiveEngine, passages: int = 4,
-                 sentences: int = 0):
+                 sentences: int = 0, rewrites: bool = True):
         """With `sentences`, the model sees only the scorer's best sentences (each its own numbered passage)
         instead of the best `passages`: small models phrase well but choose evidence poorly."""
         self.chat_model = chat_model
@@ -73,6 +73,7 @@ class LLMEngine:
         self.scorer = scorer
         self.passages = passages
         self.sentences = sentences
+        self.rewrites = rewrites  # whether the chain asks this model to rewrite follow-ups
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """A standalone version of a follow-up question, written by the model from the whole recent history."""
