@@ -131,10 +131,13 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
         claim = _MARKER.sub("", sentence).strip()
         if not claim:
             continue
-        if not markers and infer:  # small models often drop the markers: cite the sentence that supports the claim
-            best = max(range(len(passages)), key=lambda i: support(claim, passages[i].text), default=None)
-            if best is not None and support(claim, passages[best].text) >= SUPPORT_THRESHOLD:
-                markers = [best + 1]
+        if infer:
+            # The evidence is the scorer's sentences, best first: cite the best-ranked one that holds the claim
+            # (small models drop markers or point at a weaker sentence); with none, the model's own marker stays
+            # and verification flags the sentence.
+            backing = next((i for i, p in enumerate(passages) if support(claim, p.text) >= SUPPORT_THRESHOLD), None)
+            if backing is not None:
+                markers = [backing + 1]
         numbers = []
         for marker in dict.fromkeys(markers):
             passage = passages[marker - 1] if 0 < marker <= len(passages) else None
