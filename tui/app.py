@@ -429,13 +429,18 @@ class AssistantApp(App[None]):
         if self.assistant is not None:
             self._index_paths(paths, restrict=self.documents is not None)
 
-    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
+    def _progress(self, done: int | None, total: int | None = None) -> None:
+        """Show indexing progress (None: hide the bar); runs on the UI thread."""
         bar = self.query_one("#progress", ProgressBar)
-        self.call_from_thread(bar.add_class, "-active")
-        self.call_from_thread(bar.update, total=None, progress=0)
+        bar.set_class(done is not None, "-active")
+        if done is not None:
+            bar.update(total=total, progress=done)
+
+    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
+        self.call_from_thread(self._progress, 0)
 
         def progress(done: int, total: int) -> None:
-            self.call_from_thread(bar.update, total=total, progress=done)
+            self.call_from_thread(self._progress, done, total)
 
         try:
             result = self.assistant.add_paths([Path(p).expanduser() for p in paths], progress)
@@ -444,7 +449,7 @@ class AssistantApp(App[None]):
                                   timeout=15)
             return
         finally:
-            self.call_from_thread(bar.remove_class, "-active")
+            self.call_from_thread(self._progress, None)
         if restrict:
             ids = [doc_id for doc_id, _ in result.documents]
             self.documents = list(dict.fromkeys((self.documents or []) + ids))
