@@ -127,16 +127,9 @@ class Assistant:
 
     def add_paths(self, paths: list[Path], progress=None) -> AddResult:
         """Load and index files and folders; the good ones are indexed, the bad ones reported."""
-        from store import LoadError, load_file
-        from store.documents import expand_paths
+        from store.documents import load_paths
 
-        files, failures = expand_paths(paths)
-        documents = []
-        for path in files:
-            try:
-                documents.append(load_file(path))
-            except LoadError as exc:
-                failures.append(exc)
+        documents, failures = load_paths(paths)
         report = self.index.add(documents, progress)
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), chunks=report.chunks_embedded,

@@ -21,8 +21,8 @@ def _open_index(args):
 def cmd_index(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from store import LoadError, load_file, rebuild
-    from store.documents import expand_paths
+    from store import rebuild
+    from store.documents import load_paths
 
     settings = store_settings(args)
     with Progress(
@@ -46,13 +46,7 @@ def cmd_index(args) -> int:
                 out.print(f"removed {escape(doc_id)}")
             else:
                 err.print(f"error: no document {escape(doc_id)}; see `assistant docs` for the ids")
-        files, failures = expand_paths(args.paths)
-        documents = []
-        for path in files:
-            try:
-                documents.append(load_file(path))
-            except LoadError as exc:
-                failures.append(exc)
+        documents, failures = load_paths(args.paths)
         report = index.add(documents, progress)
     for doc in documents:
         state = "new" if doc.id in report.added else "updated" if doc.id in report.updated else "unchanged"

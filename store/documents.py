@@ -176,3 +176,15 @@ def bundled_document() -> Document:
     """The news article that ships with the package: the corpus when no document is given."""
     text = resources.files("store").joinpath("data", BUNDLED_FILE).read_text(encoding="utf-8")
     return Document(id=BUNDLED_ID, title=BUNDLED_TITLE, text=text, source="bundled")
+
+
+def load_paths(paths: Iterable[Path]) -> tuple[list[Document], list[LoadError]]:
+    """Every document the given files and folders hold, and one LoadError per path that gives none."""
+    files, failures = expand_paths(paths)
+    documents = []
+    for path in files:
+        try:
+            documents.append(load_file(path))
+        except LoadError as exc:
+            failures.append(exc)
+    return documents, failures
