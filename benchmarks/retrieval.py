@@ -81,6 +81,15 @@ def depth_sweep(index: Index, encoder: CachedCrossEncoder, questions: list[Quest
     return {d: metrics(r) for d, r in ranks.items()}
 
 
+def pool_recall(index: Index, questions: list[Question], depths=(20, 40)) -> dict:
+    """The ceiling of any reranker: the share of questions with a hit among the first d fused chunks (d = the
+    rerank depth), with dense and BM25 each returning max(d) candidates."""
+    fused = HybridRetriever(index=index, options=RetrievalOptions(rerank=False, candidates=max(depths)))
+    ranks = [first_hit_rank(q, [(p.document_id, p.start, p.end) for p in fused.search(q.question, k=max(depths))])
+             for q in questions]
+    return {f"recall@{d}": round(sum(r is not None and r <= d for r in ranks) / len(ranks), 3) for d in depths}
+
+
 def evaluate_project(documents, questions, rerank_questions, size, overlap, depth, depths, embeddings, encoder,
                      only_full: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
@@ -96,6 +105,8 @@ def evaluate_project(documents, questions, rerank_questions, size, overlap, dept
             chosen = {q.id for q in rerank_questions}
             results["rerank_sample"][name] = metrics([r for q, r in zip(questions, ranks) if q.id in chosen])
             embeddings.cache.save()
+        results["pool_recall"] = pool_recall(index, questions, (depth, 2 * depth))
+        print(f"  fused pool (the reranker's ceiling) on {len(questions)} questions: {results['pool_recall']}", flush=True)
         full = HybridRetriever(index=index, options=RetrievalOptions(rerank_depth=depth), cross_encoder=encoder)
         name = f"dense+BM25 + rerank top-{depth} (full)"
         skipped: list = []
@@ -191,6 +202,8 @@ def main() -> None:
         print(f"\n### Retrieval on {n} questions ({label})\n")
         print(table(["pipeline", "chunks", "hit@1", "hit@4", "MRR@10"], rows))
     for chunking, res in project.items():
+        print(f"\nFused pool {chunking} (share of the {len(questions)} questions with a hit among the chunks the "
+              f"reranker sees): {res['pool_recall']}")
         if "depth_sweep" in res:
             print(f"\n### Rerank depth, chunking {chunking}, {len(rerank_questions)} questions\n")
             print(table(["rerank depth", "hit@1", "hit@4", "MRR@10"],
