@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
@@ -16,6 +22,8 @@ from store.documents import Document, bundled_document
 from store.encoders import OnnxEmbeddings
 
 SCHEMA_VERSION = 1
+LOCK_FILE, GENERATION_FILE = "assistant-write.lock", "assistant-generation"
+WRITING, DONE = "writing", "done"  # a document record's state: its chunks are being written / all written
 GROUP_CHUNKS = 1024  # chunks embedded together: large enough for full batches, small enough to bound memory
 
 
@@ -51,27 +59,111 @@ class IndexReport(BaseModel):
     chunks_removed: int = 0
 
 
-@cache
-def _client(location: str, is_url: bool):
-    import chromadb
+class StoreBusy(StoreError):
+    """Another process is writing to the embedded store."""
+
+
+_CLIENTS: dict[str, tuple[object, str]] = {}  # embedded store folder -> (client, the store's write generation then)
+_CLIENTS_LOCK = threading.RLock()
+_HELD: dict[str, tuple[int, int]] = {}  # store folder -> (lock file descriptor, depth) while this process writes
+
+
+def _generation(folder: Path) -> str:
+    """The token the last writer of an embedded store left (empty before the first write)."""
+    try:
+        return (folder / GENERATION_FILE).read_text(encoding="ascii")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return ""
+
+
+def _chroma_settings():
     from chromadb.config import Settings
 
-    settings = Settings(anonymized_telemetry=False)
-    if is_url:
-        from urllib.parse import urlparse
+    return Settings(anonymized_telemetry=False)
 
-        url = urlparse(location)
-        port = url.port or (443 if url.scheme == "https" else 8000)
-        return chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings)
-    return chromadb.PersistentClient(path=location, settings=settings)
+
+@cache
+def _server_client(url: str):
+    import chromadb
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+    return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=_chroma_settings())
+
+
+def _embedded_client(folder: Path):
+    """This process's client of an embedded store, reopened when another process has written since it opened:
+    an open embedded Chroma keeps serving its old vector index to queries (counts and gets are fresh)."""
+    import chromadb
+
+    key = str(folder)
+    with _CLIENTS_LOCK:
+        generation = _generation(folder)
+        entry = _CLIENTS.get(key)
+        if entry is not None and entry[1] == generation:
+            return entry[0]
+        if entry is not None:
+            with suppress(Exception):
+                entry[0].close()
+        client = chromadb.PersistentClient(path=key, settings=_chroma_settings())
+        _CLIENTS[key] = (client, generation)
+        return client
 
 
 def make_client(settings: StoreSettings):
-    """The one Chroma client of this process for the configured location: a server if a URL is set, else embedded."""
+    """The Chroma client of this process for the configured location: a server if a URL is set, else embedded."""
     if settings.chroma_url:
-        return _client(settings.chroma_url, True)
+        return _server_client(settings.chroma_url)
     settings.store.mkdir(parents=True, exist_ok=True)
-    return _client(str(settings.store.resolve()), False)
+    return _embedded_client(settings.store.resolve())
+
+
+@contextmanager
+def writing(settings: StoreSettings) -> Iterator[None]:
+    """Hold the embedded store's write lock: one writing process at a time (a second is refused with StoreBusy,
+    never left waiting or mixing its writes in); on release, readers in other processes are told to reopen.
+    A Chroma server orders concurrent writers itself. Re-entrant within a process."""
+    if settings.chroma_url:
+        yield
+        return
+    folder = settings.store.resolve()
+    key = str(folder)
+    with _CLIENTS_LOCK:
+        if key in _HELD:
+            fd, depth = _HELD[key]
+            _HELD[key] = (fd, depth + 1)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StoreBusy(
+                    f"another assistant process is writing to the index at {folder}; wait for it to finish, or, "
+                    "for several processes at once, run a Chroma server (chroma run --path DIR) and give every "
+                    "process --chroma-url http://HOST:PORT"
+                ) from None
+            _HELD[key] = (fd, 1)
+    try:
+        yield
+    finally:
+        with _CLIENTS_LOCK:
+            fd, depth = _HELD[key]
+            if depth > 1:
+                _HELD[key] = (fd, depth - 1)
+            else:
+                del _HELD[key]
+                generation = uuid.uuid4().hex
+                with suppress(OSError):  # a read-only or full store cannot have been written to either
+                    tmp = folder / f"{GENERATION_FILE}.{os.getpid()}"
+                    tmp.write_text(generation, encoding="ascii")
+                    os.replace(tmp, folder / GENERATION_FILE)
+                    if key in _CLIENTS:  # this process's client saw its own writes
+                        _CLIENTS[key] = (_CLIENTS[key][0], generation)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
 
 def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -85,6 +177,7 @@ class Index:
     def __init__(self, settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, client=None):
         self.settings = settings
         self.embeddings = embeddings or OnnxEmbeddings()
+        self._follows_store = client is None  # reopen when another process writes (embedded stores)
         self.client = client if client is not None else self._connect()
         self._chunks = self._open(settings.collection, space=True)
         self._documents = self._open(f"{settings.collection}-documents", space=False)
@@ -101,6 +194,20 @@ class Index:
             return client
         except Exception as exc:  # chromadb raises many types for one cause: the store is not reachable
             raise StoreError(f"cannot open the index at {self.settings.location} ({exc}); check the path or server") from exc
+
+    def _fresh(self) -> None:
+        """Before reading: if another process wrote to the embedded store since this one opened it, reopen."""
+        if not self._follows_store or self.settings.chroma_url:
+            return
+        try:
+            client = make_client(self.settings)
+        except Exception as exc:
+            raise StoreError(f"cannot reopen the index at {self.settings.location} ({exc})") from exc
+        if client is not self.client:
+            self.client = client
+            self._chunks = self._open(self.settings.collection, space=True)
+            self._documents = self._open(f"{self.settings.collection}-documents", space=False)
+            self._catalog = None
 
     @property
     def signature(self) -> dict[str, str | int]:
@@ -133,12 +240,14 @@ class Index:
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, by title."""
+        self._fresh()
         got = self._documents.get(include=["metadatas"])
         infos = [DocumentInfo(id=i, **m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(infos, key=lambda d: (d.title.lower(), d.id))
 
     def document(self, document_id: str) -> Document | None:
         """The document with its full text as indexed, or None."""
+        self._fresh()
         got = self._documents.get(ids=[document_id], include=["documents", "metadatas"])
         if not got["ids"]:
             return None
@@ -151,6 +260,7 @@ class Index:
         Read from Chroma at most every `max_age` seconds (other processes' changes show up that late);
         this process's own changes show up at once.
         """
+        self._fresh()
         now = time.monotonic()
         if self._catalog is None or self._catalog_generation != self._generation or now - self._catalog_at > max_age:
             got = self._documents.get(include=["metadatas"])
@@ -163,10 +273,12 @@ class Index:
         return self._catalog
 
     def chunk_count(self) -> int:
+        self._fresh()
         return self._chunks.count()
 
     def all_chunks(self, page: int = 5000) -> list[Chunk]:
         """Every chunk in the index (for the lexical index), read page by page."""
+        self._fresh()
         chunks: list[Chunk] = []
         offset = 0
         while True:
@@ -179,6 +291,7 @@ class Index:
 
     def dense_search(self, query: str, k: int, document_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """The k chunks nearest to the query, with cosine similarity."""
+        self._fresh()
         vector = self.embeddings.embed([self.embeddings.spec.query_prefix + query])
         where = {"doc": {"$in": list(document_ids)}} if document_ids else None
         got = self._chunks.query(
@@ -195,6 +308,7 @@ class Index:
 
     def ensure_bundled(self) -> None:
         """Index the bundled article if it is not there yet."""
+        self._fresh()
         if not self._documents.get(ids=[bundled_document().id], include=[])["ids"]:
             self.add([bundled_document()])
 
@@ -202,8 +316,17 @@ class Index:
         """Index documents: unchanged ones cost nothing, changed ones replace their old chunks.
 
         `progress(done, total)` is told how many chunks are embedded so far. A document that fails leaves no chunks.
+        Raises StoreBusy while another process writes to the same embedded store.
         """
+        self._fresh()
+        with writing(self.settings):
+            return self._add(documents, progress)
+
+    def _add(self, documents: Sequence[Document], progress: Callable[[int, int], None] | None) -> IndexReport:
         report = IndexReport()
+        # documents a killed run left half-written are written again (their text is in their record)
+        given = {d.id for d in documents}
+        documents = [*documents, *(d for d in self._interrupted() if d.id not in given)]
         known = {}
         if documents:
             got = self._documents.get(ids=[d.id for d in documents], include=["metadatas"])
@@ -236,19 +359,39 @@ class Index:
             self._write_group(group, report, advance)
         return report
 
+    def _interrupted(self) -> list[Document]:
+        """Documents whose write a killed process did not finish (their record still says `writing`)."""
+        got = self._documents.get(where={"state": WRITING}, include=["documents", "metadatas"])
+        return [Document(id=i, title=m["title"], text=t, source=m["source"])
+                for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
     def _write_group(self, group, report: IndexReport, advance: Callable[[int], None]) -> None:
         """Embed a group of documents together, then write them with a few large Chroma calls.
 
-        New chunks go in first, stale ones out next, and the document records last; if any write fails,
-        the chunks this call added are deleted again, so a failed document leaves nothing behind.
+        The document records go in first, marked `writing` and with their new text, then the new chunks, then
+        the stale ones out, and the finished records last. If a write fails, the chunks this call added are
+        deleted again and the records restored, so a failed document leaves nothing behind; if the process is
+        killed, the next `add` finds the `writing` records and writes those documents again (chunk ids are
+        content-derived, so nothing is doubled and stale chunks go).
         """
         self._generation += 1
         rows = [(document, chunk) for document, chunks in group for chunk in chunks]
         vectors = self.embeddings.embed([chunk.text for _, chunk in rows], advance)
         report.chunks_embedded += len(rows)
-        old = set(self._chunks.get(where={"doc": {"$in": [d.id for d, _ in group]}}, include=[])["ids"])
+        ids = [d.id for d, _ in group]
+        before = self._documents.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        old = set(self._chunks.get(where={"doc": {"$in": ids}}, include=[])["ids"])
         fresh = [i for i, (_, chunk) in enumerate(rows) if chunk.id not in old]
         stale = sorted(old - {chunk.id for _, chunk in rows})
+        centroids = self._centroids(group, vectors)
+        self._documents.upsert(
+            ids=ids, embeddings=centroids, documents=[document.text for document, _ in group],
+            metadatas=[
+                {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
+                 "characters": len(document.text), "indexed_at": 0.0, "state": WRITING}
+                for document, _ in group
+            ],
+        )
         try:
             for part in _batched(fresh, self._max_batch):
                 self._chunks.upsert(
@@ -260,20 +403,29 @@ class Index:
             for part in _batched(stale, self._max_batch):
                 self._chunks.delete(ids=list(part))
             self._documents.upsert(
-                ids=[document.id for document, _ in group],
-                embeddings=self._centroids(group, vectors),
-                documents=[document.text for document, _ in group],
+                ids=ids, embeddings=centroids, documents=[document.text for document, _ in group],
                 metadatas=[
                     {"title": document.title, "source": document.source, "sha256": document.sha256,
-                     "chunks": len(chunks), "characters": len(document.text), "indexed_at": time.time()}
+                     "chunks": len(chunks), "characters": len(document.text), "indexed_at": time.time(),
+                     "state": DONE}
                     for document, chunks in group
                 ],
             )
         except Exception:
-            for part in _batched([rows[i][1].id for i in fresh], self._max_batch):
-                self._chunks.delete(ids=list(part))
+            self._undo(ids, before, [rows[i][1].id for i in fresh])
             raise
         report.chunks_removed += len(stale)
+
+    def _undo(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
+        """Take back a failed group write: its new chunks out, the documents' earlier records back (or none)."""
+        for part in _batched(added_chunks, self._max_batch):
+            self._chunks.delete(ids=list(part))
+        if before["ids"]:
+            self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"], documents=before["documents"],
+                                   metadatas=before["metadatas"])
+        new = [i for i in ids if i not in set(before["ids"])]
+        if new:
+            self._documents.delete(ids=new)
 
     def _centroids(self, group, vectors: np.ndarray) -> np.ndarray:
         """Each document's mean chunk vector, unit length: the vector its record is stored with."""
@@ -287,15 +439,22 @@ class Index:
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
-        self._generation += 1
-        existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
-        self._chunks.delete(where={"doc": document_id})
-        self._documents.delete(ids=[document_id])
-        return existed
+        self._fresh()
+        with writing(self.settings):
+            self._generation += 1
+            existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
+            self._chunks.delete(where={"doc": document_id})
+            self._documents.delete(ids=[document_id])
+            return existed
 
 
 def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, progress=None) -> IndexReport:
     """Re-embed every stored document with the current model and chunking, from the text kept in the index."""
+    with writing(settings):
+        return _rebuild(settings, embeddings, progress)
+
+
+def _rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None, progress) -> IndexReport:
     client = make_client(settings)
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     kept: list[Document] = []
