@@ -36,6 +36,10 @@ def cmd_index(args) -> int:
 
         if args.rebuild:
             report = rebuild(settings, progress=progress)
+            if report.moved_aside:
+                err.print(f"the index at {escape(settings.location)} could not be read; it was moved to "
+                          f"{escape(report.moved_aside)} and a new one started with the bundled article: add your "
+                          "documents again with `assistant index PATH`")
             out.print(f"rebuilt the index at {escape(settings.location)}: {len(report.added)} documents, "
                       f"{report.chunks_embedded} chunks")
             if not args.paths and not args.remove:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -57,6 +59,32 @@ class IndexReport(BaseModel):
     unchanged: list[str] = []
     chunks_embedded: int = 0
     chunks_removed: int = 0
+    moved_aside: str | None = None  # rebuild: where an unreadable store was moved
+
+
+def explain(exc: BaseException, settings: StoreSettings, action: str) -> str:
+    """One sentence for a failed `action` ("open", "write") on the store: what went wrong and the way out."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if settings.chroma_url:
+        return (f"cannot {action} the index on the Chroma server at {settings.chroma_url} ({text}); check that the "
+                "server is running (chroma run --path DIR --port PORT) and that --chroma-url points at it")
+    folder = settings.store
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "disk is full" in text.lower() or _nearly_full(folder):
+        return (f"the disk holding the index at {folder} is full ({text}); free some space and run the command "
+                "again: documents left unfinished are finished by the next `assistant index`")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text.lower() or "read-only" in text.lower():
+        return (f"the index folder {folder} cannot be written ({text}); make it writable, or give another folder "
+                "with --store or ASSISTANT_STORE")
+    return (f"cannot {action} the index at {folder} ({text}); if it is damaged, `assistant index --rebuild` moves "
+            "it aside and starts a new one")
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder if folder.exists() else folder.parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 class StoreBusy(StoreError):
@@ -106,9 +134,23 @@ def _embedded_client(folder: Path):
         if entry is not None:
             with suppress(Exception):
                 entry[0].close()
-        client = chromadb.PersistentClient(path=key, settings=_chroma_settings())
+        try:
+            client = chromadb.PersistentClient(path=key, settings=_chroma_settings())
+        except Exception:
+            _forget_failed_system(key)
+            raise
         _CLIENTS[key] = (client, generation)
         return client
+
+
+def _forget_failed_system(key: str) -> None:
+    """Chroma keeps the half-started system of a store it failed to open and hands it to the next client of
+    that folder, which then fails for good; drop it so that a repaired or new store at that path can open."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with SharedSystemClient._refcount_lock:
+        SharedSystemClient._identifier_to_system.pop(key, None)
+        SharedSystemClient._identifier_to_refcount.pop(key, None)
 
 
 def make_client(settings: StoreSettings):
@@ -166,6 +208,10 @@ def writing(settings: StoreSettings) -> Iterator[None]:
                 os.close(fd)
 
 
+def _from_chroma(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("chromadb")
+
+
 def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
     for at in range(0, len(items), size):
         yield items[at : at + size]
@@ -192,8 +238,8 @@ class Index:
             client = make_client(self.settings)
             client.heartbeat()
             return client
-        except Exception as exc:  # chromadb raises many types for one cause: the store is not reachable
-            raise StoreError(f"cannot open the index at {self.settings.location} ({exc}); check the path or server") from exc
+        except Exception as exc:  # chromadb raises many types for one cause: the store cannot be used
+            raise StoreError(explain(exc, self.settings, "open")) from exc
 
     def _fresh(self) -> None:
         """Before reading: if another process wrote to the embedded store since this one opened it, reopen."""
@@ -202,7 +248,7 @@ class Index:
         try:
             client = make_client(self.settings)
         except Exception as exc:
-            raise StoreError(f"cannot reopen the index at {self.settings.location} ({exc})") from exc
+            raise StoreError(explain(exc, self.settings, "open")) from exc
         if client is not self.client:
             self.client = client
             self._chunks = self._open(self.settings.collection, space=True)
@@ -320,7 +366,14 @@ class Index:
         """
         self._fresh()
         with writing(self.settings):
-            return self._add(documents, progress)
+            try:
+                return self._add(documents, progress)
+            except (StoreError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                if isinstance(exc, (ValueError, TypeError)) and not _from_chroma(exc):
+                    raise  # a bug of ours, not the store's: keep its traceback
+                raise StoreError(explain(exc, self.settings, "write to")) from exc
 
     def _add(self, documents: Sequence[Document], progress: Callable[[int, int], None] | None) -> IndexReport:
         report = IndexReport()
@@ -417,7 +470,12 @@ class Index:
         report.chunks_removed += len(stale)
 
     def _undo(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
-        """Take back a failed group write: its new chunks out, the documents' earlier records back (or none)."""
+        """Take back a failed group write: its new chunks out, the documents' earlier records back (or none).
+        If that fails too (a full disk), the records stay marked `writing` and the next `add` finishes them."""
+        with suppress(Exception):
+            self._undo_writes(ids, before, added_chunks)
+
+    def _undo_writes(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
         for part in _batched(added_chunks, self._max_batch):
             self._chunks.delete(ids=list(part))
         if before["ids"]:
@@ -442,9 +500,12 @@ class Index:
         self._fresh()
         with writing(self.settings):
             self._generation += 1
-            existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
-            self._chunks.delete(where={"doc": document_id})
-            self._documents.delete(ids=[document_id])
+            try:
+                existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
+                self._chunks.delete(where={"doc": document_id})
+                self._documents.delete(ids=[document_id])
+            except Exception as exc:
+                raise StoreError(explain(exc, self.settings, "write to")) from exc
             return existed
 
 
@@ -455,7 +516,33 @@ def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, p
 
 
 def _rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None, progress) -> IndexReport:
-    client = make_client(settings)
+    moved = None
+    try:
+        client = make_client(settings)
+    except Exception as exc:
+        message = explain(exc, settings, "open")
+        if settings.chroma_url or "--rebuild" not in message:
+            raise StoreError(message) from exc
+        moved = _move_aside(settings.store)
+        client = make_client(settings)
+    report = _rebuild_from(client, settings, embeddings, progress)
+    report.moved_aside = str(moved) if moved else None
+    return report
+
+
+def _move_aside(folder: Path) -> Path:
+    """Rename an unreadable embedded store out of the way (kept, not deleted), forgetting its open client."""
+    with _CLIENTS_LOCK:
+        entry = _CLIENTS.pop(str(folder.resolve()), None)
+        if entry is not None:
+            with suppress(Exception):
+                entry[0].close()
+    target = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(folder, target)
+    return target
+
+
+def _rebuild_from(client, settings: StoreSettings, embeddings: OnnxEmbeddings | None, progress) -> IndexReport:
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     kept: list[Document] = []
     docs_name = f"{settings.collection}-documents"

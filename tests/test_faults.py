@@ -137,3 +137,99 @@ def test_a_process_killed_mid_answer_leaves_every_completed_turn(tmp_path):
     more = subprocess.run([sys.executable, "-m", "assistant", "ask", "And the Azerbaijani side?", "--conversation",
                            "kept", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert more.returncode == 0, more.stderr
+
+
+# --- the store's folder damaged, read-only or on a full disk ---------------------------------------------------
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _one_clear_line(result: subprocess.CompletedProcess, *words: str) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a small tmpfs (real ENOSPC and EROFS); needs root, which CI has."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def _data_env(folder: Path) -> dict[str, str]:
+    return {**os.environ, "ASSISTANT_STORE": str(folder / "store"),
+            "ASSISTANT_CONVERSATIONS": str(folder / "conversations.sqlite"), "ASSISTANT_ENGINE": "extractive"}
+
+
+def test_a_damaged_store_gets_one_clear_message_and_rebuild_moves_it_aside(tmp_path):
+    env = _data_env(tmp_path)
+    assert _run("docs", env=env).returncode == 0
+    with (tmp_path / "store" / "chroma.sqlite3").open("r+b") as database:
+        database.write(b"\xde\xad\xbe\xef" * 1024)  # the SQLite header and first page are gone
+
+    for command in (["docs"], ["ask", "How many people were killed?"], ["search", "ceasefire"]):
+        _one_clear_line(_run(*command, env=env), "cannot open the index", "assistant index --rebuild")
+
+    rebuilt = _run("index", "--rebuild", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    damaged = [p for p in tmp_path.iterdir() if p.name.startswith("store.damaged-")]
+    assert len(damaged) == 1 and (damaged[0] / "chroma.sqlite3").exists()  # kept, not deleted
+    assert str(damaged[0]) in " ".join(rebuilt.stderr.split())
+    answered = _run("ask", "How many people were killed in the clashes?", "--json", env=env)
+    assert answered.returncode == 0, answered.stderr
+    assert "34" in answered.stdout
+
+
+def test_a_read_only_data_folder_gets_one_clear_message(tmpfs):
+    folder = tmpfs("64m")
+    env = _data_env(folder)
+    assert _run("ask", "How many people were killed in the clashes?", env=env).returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    note = folder.parent / "note.txt"
+    note.write_text("A note.", encoding="utf-8")
+    for command in (["ask", "Who brokered the ceasefire?"], ["index", str(note)], ["docs"]):
+        _one_clear_line(_run(*command, env=env), "cannot be written", "--store")
+
+
+def test_a_full_disk_stops_indexing_cleanly_and_the_next_run_finishes_it(tmpfs, embeddings):
+    folder = tmpfs("4m")
+    env = _data_env(folder)
+    assert _run("docs", env=env).returncode == 0
+    # leave about 100 kB free, then index a document that needs more
+    free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    filler = folder / "filler"
+    filler.write_bytes(b"\0" * max(0, free - 100_000))
+    path = _articles(folder.parent / "docs", count=1, sentences=1200)[0]
+
+    _one_clear_line(_run("index", str(path), env=env), "is full", "free some space")
+
+    filler.unlink()
+    subprocess.run(["mount", "-o", "remount,size=64m", str(folder)], check=True)
+    done = _run("index", str(path), env=env)
+    assert done.returncode == 0, done.stderr
+    index = Index(StoreSettings(store=folder / "store"), embeddings)
+    documents, _ = load_paths([path])
+    expected = {c.id for d in [*documents, bundled_document()] for c in chunk_document(d)}
+    stored = Counter(c.id for c in index.all_chunks())
+    assert set(stored) == expected and max(stored.values()) == 1
+    assert {d.id: d.chunks for d in index.documents()}[documents[0].id] == len(chunk_document(documents[0]))
