@@ -197,6 +197,11 @@ class ConversationGraph:
             turn.first_token_ms = round((self._call.first_token - started) * 1000, 1)
         return turn
 
+    @property
+    def partial(self) -> str:
+        """The answer text the last turn of this thread got to (for a failed turn: what is kept)."""
+        return getattr(self._call, "partial", "")
+
     def record(self, conversation_id: str, turn: Turn) -> None:
         """Store a turn that did not run to its end (cancelled or failed), so the transcript shows it; later turns
         do not treat it as history."""

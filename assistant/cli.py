@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (LoadError, ModelError, StoreError, EngineError) as exc:
         err.print(f"error: {escape(str(exc))}")
+        if isinstance(exc, EngineError) and exc.conversation_id:
+            err.print(f"[dim]the failed turn is kept in conversation {escape(exc.conversation_id)}; continue with: "
+                      f"assistant ask --conversation {escape(exc.conversation_id)} --engine extractive \"…\"[/dim]")
         return 1
     except KeyboardInterrupt:
         err.print("interrupted")

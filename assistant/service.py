@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from pathlib import Path
@@ -13,10 +14,12 @@ from store import CrossEncoder, HybridRetriever, Index, RetrievalOptions, StoreS
 from store.config import default_data_dir
 
 from assistant.chain import ConversationGraph
-from assistant.engines.base import EngineError
+from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
 from assistant.questions import MAX_QUESTION, QuestionError, clean_question  # noqa: F401  (part of the service's API)
 from assistant.turns import Turn
+
+logger = logging.getLogger(__name__)
 
 # The best sentence's cross-encoder logit (question alone) below which the documents do not answer;
 # calibrated on CoQA CNN dev in benchmarks/coqa_refusal.py.
@@ -150,7 +153,21 @@ class Assistant:
         `on_token` and `should_stop` stream and cancel the turn (see ConversationGraph.ask)."""
         question = clean_question(question)
         conversation_id = conversation_id or new_conversation_id()
-        return conversation_id, self.chain.ask(conversation_id, question, documents, on_token, should_stop)
+        try:
+            return conversation_id, self.chain.ask(conversation_id, question, documents, on_token, should_stop)
+        except TurnCancelled as exc:
+            self._keep_stopped(conversation_id, question, exc.partial, "cancelled")
+            raise
+        except EngineError as exc:  # unreachable, timed out, cut off mid-stream: the turn is kept as failed
+            exc.partial, exc.conversation_id = self.chain.partial, conversation_id
+            self._keep_stopped(conversation_id, question, exc.partial, "failed", str(exc))
+            raise
+
+    def _keep_stopped(self, conversation_id: str, question: str, partial: str, status: str, error: str | None = None):
+        try:
+            self.record_stopped(conversation_id, question, partial, status, error)
+        except Exception:  # the conversation store is failing too: the engine's error is the one to report
+            logger.exception("could not store the %s turn of %s", status, conversation_id)
 
     def record_stopped(self, conversation_id: str, question: str, partial: str, status: str, error: str | None = None) -> Turn:
         """Keep a cancelled or failed turn in the conversation, with the answer as far as it got."""

@@ -224,21 +224,12 @@ class AssistantApp(App[None]):
         try:
             _, turn = self.assistant.ask(question, conversation, self.documents, on_token=on_token,
                                          should_stop=lambda: worker.is_cancelled)
-        except TurnCancelled as exc:
-            self._record(conversation, question, exc.partial or view.partial, "cancelled")
+        except TurnCancelled:  # the assistant kept the partial answer as a cancelled turn
             return
         except Exception as exc:  # engine unreachable, store failure…: the turn fails, the conversation goes on
-            reason = str(exc) or type(exc).__name__
-            self._record(conversation, question, view.partial, "failed", reason)
-            self.call_from_thread(self._failed, view, question, reason)
+            self.call_from_thread(self._failed, view, question, str(exc) or type(exc).__name__)
             return
         self.call_from_thread(self._finished, view, turn)
-
-    def _record(self, conversation: str, question: str, partial: str, status: str, reason: str | None = None) -> None:
-        try:
-            self.assistant.record_stopped(conversation, question, partial, status, reason)
-        except Exception as exc:  # the store itself is failing: the UI still shows the turn
-            self.call_from_thread(self.notify, f"Could not store the {status} turn: {exc}", severity="error")
 
     async def _finished(self, view: TurnView, turn) -> None:
         view.literal = turn.engine == "extractive"

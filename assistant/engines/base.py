@@ -18,7 +18,13 @@ class TurnCancelled(Exception):
 
 
 class EngineError(RuntimeError):
-    """The engine cannot answer (not installed, unreachable, failed); the message says what to do."""
+    """The engine cannot answer (not installed, unreachable, failed); the message says what to do.
+
+    When a turn fails, `partial` is what the engine had written and `conversation_id` the conversation
+    the failed turn was stored in."""
+
+    partial: str = ""
+    conversation_id: str | None = None
 
 
 @dataclass
