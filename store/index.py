@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -208,8 +209,26 @@ def writing(settings: StoreSettings) -> Iterator[None]:
                 os.close(fd)
 
 
-def _from_chroma(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith("chromadb")
+def _store_failure(exc: BaseException) -> bool:
+    """An error of the store or of the way to it (a server down, a file unreadable), not a bug of ours."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in ("chromadb", "httpx", "httpcore", "sqlite3")
+
+
+def _reading(method):
+    """Turn the store's own failures in a read into StoreError, with the way out."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if not _store_failure(exc):
+                raise
+            raise StoreError(explain(exc, self.settings, "read")) from exc
+
+    return wrapper
 
 
 def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -284,6 +303,7 @@ class Index:
 
     # --- reading -------------------------------------------------------------------------
 
+    @_reading
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, by title."""
         self._fresh()
@@ -291,6 +311,7 @@ class Index:
         infos = [DocumentInfo(id=i, **m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(infos, key=lambda d: (d.title.lower(), d.id))
 
+    @_reading
     def document(self, document_id: str) -> Document | None:
         """The document with its full text as indexed, or None."""
         self._fresh()
@@ -300,6 +321,7 @@ class Index:
         meta = got["metadatas"][0]
         return Document(id=document_id, title=meta["title"], text=got["documents"][0], source=meta["source"])
 
+    @_reading
     def catalog(self, max_age: float = 1.0) -> Catalog:
         """Titles of the indexed documents and a fingerprint that changes with any change to them.
 
@@ -318,10 +340,12 @@ class Index:
             self._catalog_at, self._catalog_generation = now, self._generation
         return self._catalog
 
+    @_reading
     def chunk_count(self) -> int:
         self._fresh()
         return self._chunks.count()
 
+    @_reading
     def all_chunks(self, page: int = 5000) -> list[Chunk]:
         """Every chunk in the index (for the lexical index), read page by page."""
         self._fresh()
@@ -335,6 +359,7 @@ class Index:
                 return chunks
             offset += page
 
+    @_reading
     def dense_search(self, query: str, k: int, document_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """The k chunks nearest to the query, with cosine similarity."""
         self._fresh()
@@ -352,6 +377,7 @@ class Index:
 
     # --- writing -------------------------------------------------------------------------
 
+    @_reading
     def ensure_bundled(self) -> None:
         """Index the bundled article if it is not there yet."""
         self._fresh()
@@ -371,7 +397,7 @@ class Index:
             except (StoreError, KeyboardInterrupt):
                 raise
             except Exception as exc:
-                if isinstance(exc, (ValueError, TypeError)) and not _from_chroma(exc):
+                if not _store_failure(exc):
                     raise  # a bug of ours, not the store's: keep its traceback
                 raise StoreError(explain(exc, self.settings, "write to")) from exc
 

@@ -233,3 +233,58 @@ def test_a_full_disk_stops_indexing_cleanly_and_the_next_run_finishes_it(tmpfs, 
     stored = Counter(c.id for c in index.all_chunks())
     assert set(stored) == expected and max(stored.values()) == 1
     assert {d.id: d.chunks for d in index.documents()}[documents[0].id] == len(chunk_document(documents[0]))
+
+
+# --- a Chroma server going away and coming back ----------------------------------------------------------------
+
+def _start_server(path: Path, port: int) -> subprocess.Popen:
+    import shutil
+    import time
+    import urllib.request
+
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    server = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).read()
+            return server
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "chroma server did not start"
+            time.sleep(0.2)
+
+
+def test_a_chroma_server_down_is_one_clear_error_and_the_next_turn_reconnects(tmp_path, embeddings, cross_encoder):
+    import socket
+
+    from assistant.service import Assistant, AssistantSettings
+    from store import StoreError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = _start_server(tmp_path / "server", port)
+    try:
+        settings = StoreSettings(chroma_url=f"http://127.0.0.1:{port}")
+        assistant = Assistant(settings, AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite"),
+                              index=Index(settings, embeddings), cross_encoder=cross_encoder)
+        assistant.index.ensure_bundled()
+        _, turn = assistant.ask("How many people were killed in the clashes?", "srv")
+        assert "34" in turn.answer
+
+        server.terminate()
+        server.wait(timeout=30)
+        with pytest.raises(StoreError) as failure:
+            assistant.ask("Who brokered the ceasefire?", "srv")
+        message = str(failure.value)
+        assert f"127.0.0.1:{port}" in message and "chroma run" in message
+
+        server = _start_server(tmp_path / "server", port)  # restarted, same data
+        _, turn = assistant.ask("Who brokered the ceasefire?", "srv")
+        assert turn.status == "ok" and "Russia" in turn.answer
+        assert [t.question for t in assistant.turns("srv") if t.status == "ok"] == [
+            "How many people were killed in the clashes?", "Who brokered the ceasefire?"]
+    finally:
+        server.kill()
