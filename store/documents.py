@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import re
@@ -136,6 +137,14 @@ def text_document(text: str, title: str, doc_id: str | None = None) -> Document:
 def load_file(path: Path) -> Document:
     """Read one supported file into a document, or raise LoadError saying why not."""
     if not path.exists():
+        if path.is_symlink():
+            try:
+                path.resolve(strict=True)
+            except (RuntimeError, OSError) as exc:  # 3.11 raises RuntimeError on a loop, later versions OSError
+                if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+                    raise LoadError(path, "is a symbolic link that loops back on itself; give the file it should "
+                                          "point to") from None
+            raise LoadError(path, "is a symbolic link to a file that does not exist; check where it points")
         raise LoadError(path, "does not exist; check the path")
     if path.is_dir():
         raise LoadError(path, "is a directory; give its files or use it as an index path")

@@ -445,42 +445,50 @@ class Index:
                 for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
 
     def _write_group(self, group, report: IndexReport, advance: Callable[[int], None]) -> None:
-        """Embed a group of documents together, then write them with a few large Chroma calls.
+        """Embed and write a group of documents, GROUP_CHUNKS chunks at a time (a huge file costs bounded memory).
 
-        The document records go in first, marked `writing` and with their new text, then the new chunks, then
-        the stale ones out, and the finished records last. If a write fails, the chunks this call added are
-        deleted again and the records restored, so a failed document leaves nothing behind; if the process is
-        killed, the next `add` finds the `writing` records and writes those documents again (chunk ids are
-        content-derived, so nothing is doubled and stale chunks go).
+        The document records go in first, marked `writing` and with their new text, then the new chunks slice
+        by slice, then the stale ones out, and the finished records last. If a write fails, the chunks this call
+        added are deleted again and the records restored, so a failed document leaves nothing behind; if the
+        process is killed, the next `add` finds the `writing` records and writes those documents again (chunk
+        ids are content-derived, so nothing is doubled and stale chunks go).
         """
         self._generation += 1
-        rows = [(document, chunk) for document, chunks in group for chunk in chunks]
-        vectors = self.embeddings.embed([chunk.text for _, chunk in rows], advance)
-        report.chunks_embedded += len(rows)
         ids = [d.id for d, _ in group]
+        rows = [(row, chunk) for row, (_, chunks) in enumerate(group) for chunk in chunks]
         before = self._documents.get(ids=ids, include=["documents", "metadatas", "embeddings"])
         old = set(self._chunks.get(where={"doc": {"$in": ids}}, include=[])["ids"])
-        fresh = [i for i, (_, chunk) in enumerate(rows) if chunk.id not in old]
         stale = sorted(old - {chunk.id for _, chunk in rows})
-        centroids = self._centroids(group, vectors)
+        placeholder = np.zeros((len(group), self.embeddings.dimension), dtype=np.float32)
+        placeholder[:, 0] = 1.0  # a record needs a vector; the real one (the chunks' mean) comes with `done`
         self._documents.upsert(
-            ids=ids, embeddings=centroids, documents=[document.text for document, _ in group],
+            ids=ids, embeddings=placeholder, documents=[document.text for document, _ in group],
             metadatas=[
                 {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
                  "characters": len(document.text), "indexed_at": 0.0, "state": WRITING}
                 for document, _ in group
             ],
         )
+        added: list[str] = []
+        sums = np.zeros((len(group), self.embeddings.dimension), dtype=np.float64)
         try:
-            for part in _batched(fresh, self._max_batch):
-                self._chunks.upsert(
-                    ids=[rows[i][1].id for i in part],
-                    embeddings=vectors[list(part)],
-                    documents=[rows[i][1].text for i in part],
-                    metadatas=[{"doc": rows[i][0].id, "start": rows[i][1].start, "end": rows[i][1].end} for i in part],
-                )
-            for part in _batched(stale, self._max_batch):
-                self._chunks.delete(ids=list(part))
+            for at in range(0, len(rows), GROUP_CHUNKS):
+                part = rows[at : at + GROUP_CHUNKS]
+                vectors = self.embeddings.embed([chunk.text for _, chunk in part], advance)
+                np.add.at(sums, [row for row, _ in part], vectors)
+                fresh = [i for i, (_, chunk) in enumerate(part) if chunk.id not in old]
+                for batch in _batched(fresh, self._max_batch):
+                    self._chunks.upsert(
+                        ids=[part[i][1].id for i in batch],
+                        embeddings=vectors[list(batch)],
+                        documents=[part[i][1].text for i in batch],
+                        metadatas=[{"doc": ids[part[i][0]], "start": part[i][1].start, "end": part[i][1].end}
+                                   for i in batch],
+                    )
+                    added.extend(part[i][1].id for i in batch)
+            for batch in _batched(stale, self._max_batch):
+                self._chunks.delete(ids=list(batch))
+            centroids = (sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float32)
             self._documents.upsert(
                 ids=ids, embeddings=centroids, documents=[document.text for document, _ in group],
                 metadatas=[
@@ -490,9 +498,10 @@ class Index:
                     for document, chunks in group
                 ],
             )
-        except Exception:
-            self._undo(ids, before, [rows[i][1].id for i in fresh])
+        except BaseException:
+            self._undo(ids, before, added)
             raise
+        report.chunks_embedded += len(rows)
         report.chunks_removed += len(stale)
 
     def _undo(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
@@ -510,16 +519,6 @@ class Index:
         new = [i for i in ids if i not in set(before["ids"])]
         if new:
             self._documents.delete(ids=new)
-
-    def _centroids(self, group, vectors: np.ndarray) -> np.ndarray:
-        """Each document's mean chunk vector, unit length: the vector its record is stored with."""
-        out = np.zeros((len(group), self.embeddings.dimension), dtype=np.float32)
-        at = 0
-        for row, (_, chunks) in enumerate(group):
-            if chunks:
-                out[row] = vectors[at : at + len(chunks)].mean(axis=0)
-            at += len(chunks)
-        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
