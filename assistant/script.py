@@ -95,8 +95,16 @@ def parse_script(source: str, name: str = "script") -> Script:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ScriptError(f"{name}: not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}") from None
+        position = getattr(exc, "position", None)  # a ReaderError: a character YAML does not allow
+        if mark:
+            where, problem = f" at line {mark.line + 1}", exc.problem
+        elif position is not None:
+            character = getattr(exc, "character", "")
+            shown = f"U+{ord(character):04X}" if isinstance(character, str) and character else repr(character)
+            where, problem = f" at line {source.count(chr(10), 0, position) + 1}", f"the character {shown} is not allowed"
+        else:
+            where, problem = "", exc
+        raise ScriptError(f"{name}: not valid YAML or JSON{where}: {' '.join(str(problem).split())}") from None
     if not isinstance(data, dict):
         raise ScriptError(f"{name}: a script is a mapping with a `conversations` list")
     try:
