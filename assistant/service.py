@@ -79,6 +79,7 @@ class AddResult(BaseModel):
     documents: list[tuple[str, str]]  # (id, title) of every file that loaded
     added: list[str]
     updated: list[str]
+    removed: list[str] = []  # documents whose files are gone from a re-indexed folder
     chunks: int
     failures: list[str]  # one sentence per path that could not be indexed
 
@@ -130,12 +131,9 @@ class Assistant:
 
     def add_paths(self, paths: list[Path], progress=None) -> AddResult:
         """Load and index files and folders; the good ones are indexed, the bad ones reported."""
-        from store.documents import load_paths
-
-        documents, failures = load_paths(paths)
-        report = self.index.add(documents, progress)
+        documents, report, failures = self.index.add_paths(paths, progress)
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
-                         updated=list(report.updated), chunks=report.chunks_embedded,
+                         updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
                          failures=[str(f) for f in failures])
 
     def warm_up(self) -> None:

@@ -22,8 +22,6 @@ def cmd_index(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from store import rebuild
-    from store.documents import load_paths
-
     settings = store_settings(args)
     with Progress(
         TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeRemainingColumn(),
@@ -50,14 +48,16 @@ def cmd_index(args) -> int:
                 out.print(f"removed {escape(doc_id)}")
             else:
                 err.print(f"error: no document {escape(doc_id)}; see `assistant docs` for the ids")
-        documents, failures = load_paths(args.paths)
-        report = index.add(documents, progress)
+        documents, report, failures = index.add_paths(args.paths, progress)
     for doc in documents:
         state = "new" if doc.id in report.added else "updated" if doc.id in report.updated else "unchanged"
         out.print(f"{state:9} {escape(doc.id)}  {escape(doc.title)}")
-    if documents:
-        out.print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged; "
-                  f"{report.chunks_embedded} chunks embedded, {report.chunks_removed} removed")
+    for doc_id in report.removed:
+        out.print(f"{'removed':9} {escape(doc_id)}  (its file is gone from the folder)")
+    if documents or report.removed:
+        out.print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+                  f"{len(report.removed)} removed; {report.chunks_embedded} chunks embedded, "
+                  f"{report.chunks_removed} removed")
     for failure in failures:
         err.print(f"error: {escape(str(failure))}")
     if failures:

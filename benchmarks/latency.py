@@ -21,10 +21,12 @@ Chroma's dense query, BM25, and Index.catalog() (titles and fingerprint, cached 
 from __future__ import annotations
 
 import random
+import resource
 import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from common import RESULTS, CachedEmbeddings, load_squad, median, parser, percentile, sample, table, write_results
 from store import HybridRetriever, Index, OnnxEmbeddings, RetrievalOptions, StoreSettings, text_document
@@ -148,7 +150,8 @@ def measure(name: str, path: Path, questions: list[str], args, queries: int, run
         "with rerank (depth 20)": {"p50": percentile(reranked, 50), "p95": percentile(reranked, 95), "queries": len(reranked), "passes": 1},
     }
     return {"store": name, "chunks": index.chunk_count(), "documents": len(index.documents()), "first_query_ms": first_query,
-            "latency_ms": rows, "parts_ms": parts}
+            "latency_ms": rows, "parts_ms": parts, "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:
@@ -163,6 +166,8 @@ def main() -> None:
     p.add_argument("--synthetic-chunks", type=int, default=100_000)
     p.add_argument("--sentences", type=int, default=6000, help="distinct NYT sentences embedded for the synthetic store")
     p.add_argument("--skip-synthetic", action="store_true")
+    p.add_argument("--only", choices=["squadshifts", "synthetic"],
+                   help="measure one store in this process, so its peak memory is that store's alone")
     p.add_argument("--build-only", action="store_true", help="build (or check) the cached stores and stop")
     p.add_argument("--docs", type=int, default=None, help="smoke test: only the first N articles (separate stores)")
     args = p.parse_args()
@@ -185,8 +190,10 @@ def main() -> None:
 
     if args.build_only:
         return
-    measured = [measure("squadshifts", squad_path, asked, args, args.queries, args.runs, args.rerank_queries)]
-    if not args.skip_synthetic:
+    measured = []
+    if args.only != "synthetic":
+        measured.append(measure("squadshifts", squad_path, asked, args, args.queries, args.runs, args.rerank_queries))
+    if not args.skip_synthetic and args.only != "squadshifts":
         measured.append(measure("synthetic", synth_path, asked, args, args.synthetic_queries, 1, args.synthetic_rerank_queries))
 
     print(f"\n### Warm retrieval latency per query, HybridRetriever k=4 (ms)\n")
@@ -200,6 +207,11 @@ def main() -> None:
     labels = list(measured[0]["parts_ms"])
     print(table(["store", "first query", *labels],
                 [[m["store"], f"{m['first_query_ms']:.0f}", *(f"{m['parts_ms'][k]:.1f}" for k in labels)] for m in measured]))
+    print("\n### Memory (RSS of this process: models, the open store, its BM25 index; peak over the whole run)\n")
+    print(table(["store", "chunks", "RSS after the queries MB", "peak RSS MB"],
+                [[m["store"], m["chunks"], m["rss_mb"], m["peak_rss_mb"]] for m in measured]))
+    if len(measured) > 1:
+        print("(measured in one process: the later store's peak includes the earlier one; use --only for each alone)")
     if "synthetic" in builds:
         b = builds["synthetic"]
         print(f"\nsynthetic store: {b['documents']} documents of random NYT sentences, {b['chunks']} chunks (500/100); "

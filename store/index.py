@@ -8,6 +8,7 @@ import functools
 import hashlib
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 
 from store.chunking import Chunk, chunk_document
 from store.config import StoreSettings
-from store.documents import Document, bundled_document
+from store.documents import Document, LoadError, bundled_document, load_paths
 from store.encoders import OnnxEmbeddings
 
 SCHEMA_VERSION = 1
@@ -58,6 +59,7 @@ class IndexReport(BaseModel):
     added: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
+    removed: list[str] = []  # add_paths: documents whose files left a re-indexed folder
     chunks_embedded: int = 0
     chunks_removed: int = 0
     moved_aside: str | None = None  # rebuild: where an unreadable store was moved
@@ -347,16 +349,27 @@ class Index:
 
     @_reading
     def all_chunks(self, page: int = 5000) -> list[Chunk]:
-        """Every chunk in the index (for the lexical index), read page by page."""
+        """Every chunk in the index, read page by page."""
+        return [Chunk(id=i, document_id=d, start=int(a), end=int(b), text=t)
+                for columns in self.chunk_pages(page) for i, d, a, b, t in zip(*columns, strict=True)]
+
+    def chunk_pages(self, page: int = 5000) -> Iterator[tuple[list[str], list[str], list[int], list[int], list[str]]]:
+        """Every chunk as columns (ids, document ids, starts, ends, texts), a page at a time: what the lexical
+        index is built from without holding an object per chunk."""
         self._fresh()
-        chunks: list[Chunk] = []
         offset = 0
         while True:
-            got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                chunks.append(Chunk(id=cid, document_id=meta["doc"], start=meta["start"], end=meta["end"], text=text))
+            try:
+                got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            except Exception as exc:
+                if not _store_failure(exc):
+                    raise
+                raise StoreError(explain(exc, self.settings, "read")) from exc
+            metas = got["metadatas"]
+            yield (got["ids"], [sys.intern(m["doc"]) for m in metas], [m["start"] for m in metas],
+                   [m["end"] for m in metas], got["documents"])
             if len(got["ids"]) < page:
-                return chunks
+                return
             offset += page
 
     @_reading
@@ -400,6 +413,24 @@ class Index:
                 if not _store_failure(exc):
                     raise  # a bug of ours, not the store's: keep its traceback
                 raise StoreError(explain(exc, self.settings, "write to")) from exc
+
+    def add_paths(self, paths: Sequence[Path], progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[list[Document], IndexReport, list[LoadError]]:
+        """Index files and folders incrementally: new and changed files are embedded, unchanged ones cost a read
+        and a hash, and the documents of a given folder whose files are gone from it are removed.
+        Returns the documents that loaded, what changed, and one LoadError per path that gave nothing."""
+        documents, failures = load_paths(paths)
+        report = self.add(documents, progress)
+        folders = [path.resolve() for path in paths if path.is_dir()]
+        if folders:
+            loaded = {d.id for d in documents}
+            for info in self.documents():
+                source = Path(info.source) if info.source not in ("", "inline", "bundled") else None
+                if (source is not None and info.id not in loaded and not source.exists()
+                        and any(source.is_relative_to(folder) for folder in folders)):
+                    self.remove(info.id)
+                    report.removed.append(info.id)
+        return documents, report, failures
 
     def _add(self, documents: Sequence[Document], progress: Callable[[int, int], None] | None) -> IndexReport:
         report = IndexReport()

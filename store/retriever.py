@@ -64,7 +64,7 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             fingerprint = self.index.catalog().fingerprint
             if self._lexical is None or fingerprint != self._lexical_fingerprint:
-                self._lexical = LexicalIndex(self.index.all_chunks())
+                self._lexical = LexicalIndex.from_pages(self.index.chunk_pages())
                 self._lexical_fingerprint = fingerprint
             return self._lexical
 

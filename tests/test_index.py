@@ -1,8 +1,11 @@
 """The Chroma index, embedded and on a real server: idempotent, replacing, guarded against mixed models."""
 
+from pathlib import Path
+
 import pytest
 
 from store import Document, Index, OnnxEmbeddings, StoreMismatch, StoreSettings, bundled_document, rebuild, text_document
+from store.chunking import chunk_document
 from store.models import BGE_SMALL_EN
 
 
@@ -103,3 +106,28 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_CHROMA_URL", "localhost")
     with pytest.raises(ValueError, match="http://HOST:PORT"):
         StoreSettings()
+
+
+def test_reindexing_a_folder_embeds_only_new_and_changed_files_and_drops_vanished_ones(index, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name, text in {"a.txt": "Alpha rose. " * 40, "b.txt": "Bravo fell. " * 40, "c.md": "# Charlie\n\nCharlie stayed."}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    documents, first, failures = index.add_paths([folder])
+    assert not failures and len(first.added) == 3
+    ids = {Path(d.source).name: d.id for d in documents}
+
+    (folder / "b.txt").write_text("Bravo fell, then rose again. " * 30, encoding="utf-8")  # changed
+    (folder / "c.md").unlink()                                                              # gone
+    (folder / "d.txt").write_text("Delta arrived late.", encoding="utf-8")                 # new
+    documents, second, failures = index.add_paths([folder])
+
+    assert not failures
+    assert second.unchanged == [ids["a.txt"]]
+    assert second.updated == [ids["b.txt"]]
+    assert second.removed == [ids["c.md"]]
+    assert len(second.added) == 1
+    changed = [d for d in documents if Path(d.source).name in ("b.txt", "d.txt")]
+    assert second.chunks_embedded == sum(len(chunk_document(d)) for d in changed)  # a.txt cost nothing
+    assert sorted(Path(d.source).name for d in index.documents()) == ["a.txt", "b.txt", "d.txt"]
+    assert {c.document_id for c in index.all_chunks()} == {d.id for d in index.documents()}

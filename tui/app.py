@@ -447,7 +447,8 @@ class AssistantApp(App[None]):
         if result.documents:
             titles = ", ".join(title for _, title in result.documents[:3]) + ("…" if len(result.documents) > 3 else "")
             self.call_from_thread(self.notify, f"Indexed {len(result.documents)} document(s): {titles} "
-                                  f"({len(result.added)} new, {len(result.updated)} updated, {result.chunks} chunks embedded).")
+                                  f"({len(result.added)} new, {len(result.updated)} updated, "
+                                  f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
         for failure in result.failures:
             self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
 
