@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platformdirs import user_data_path
+from platformdirs import user_cache_path, user_data_path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +23,8 @@ class StoreSettings(BaseSettings):
     store: Path = Field(default_factory=lambda: default_data_dir() / "chroma", description="embedded Chroma folder")
     chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server; overrides `store`")
     collection: str = "documents"
+    cache: Path = Field(default_factory=lambda: user_cache_path("evidence-assistant", appauthor=False),
+                        description="derived data that can be rebuilt (the BM25 index of a Chroma server's collection)")
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=100, le=8000)
     chunk_overlap: int = Field(default=DEFAULT_CHUNK_OVERLAP, ge=0)
 

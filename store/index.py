@@ -277,6 +277,14 @@ class Index:
             self._catalog = None
 
     @property
+    def lexical_cache(self) -> Path:
+        """Where the BM25 index of this collection is saved: beside an embedded store, else in the user cache."""
+        if self.settings.chroma_url:
+            place = hashlib.sha256(f"{self.settings.chroma_url}|{self.settings.collection}".encode()).hexdigest()[:16]
+            return self.settings.cache / "bm25" / place
+        return self.settings.store / "assistant-bm25" / self.settings.collection
+
+    @property
     def signature(self) -> dict[str, str | int]:
         """What the vectors in this index depend on."""
         return {

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
@@ -11,7 +19,11 @@ import Stemmer
 
 from store.chunking import Chunk
 
+if TYPE_CHECKING:
+    from store.index import Index
+
 _STEMMER = Stemmer.Stemmer("english")
+logger = logging.getLogger(__name__)
 
 
 def _tokenize(texts: list[str]):
@@ -78,3 +90,58 @@ class LexicalIndex:
             tokens, k=min(k, len(self._ids)), show_progress=False, n_threads=1, weight_mask=mask
         )
         return [(self._chunk(int(i)), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+    # --- on disk: the first search of a process loads instead of re-tokenizing every chunk --------------------
+
+    def save(self, folder: Path) -> None:
+        """Write the index and its chunk columns to `folder` (made whole in a temp folder, then renamed in)."""
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            self._bm25.save(str(tmp), show_progress=False)
+            columns = {"ids": self._ids, "docs": self._docs, "starts": self._starts.tolist(),
+                       "ends": self._ends.tolist(), "texts": self._texts}
+            (tmp / "chunks.json").write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
+            shutil.rmtree(folder, ignore_errors=True)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """An index saved with `save` (plain arrays and JSON: nothing in it is executed)."""
+        columns = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+        index = cls.__new__(cls)
+        index._ids, index._docs, index._texts = columns["ids"], [sys.intern(d) for d in columns["docs"]], columns["texts"]
+        index._starts, index._ends = array("l", columns["starts"]), array("l", columns["ends"])
+        index._doc_of = np.array(index._docs, dtype=object)
+        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False)
+        if len(index._ids) != index._bm25.scores["num_docs"]:
+            raise ValueError(f"{folder}: the saved index and its chunks disagree")
+        return index
+
+
+def lexical_index_for(index: Index, cache_root: Path | None) -> LexicalIndex:
+    """The BM25 index of everything in `index`: loaded from `cache_root` when it was saved for exactly these
+    documents, chunking and model, else built from Chroma and saved there (best effort: a read-only or full
+    disk only costs the rebuild next time)."""
+    if cache_root is None:
+        return LexicalIndex.from_pages(index.chunk_pages())
+    key = hashlib.sha256(json.dumps([index.catalog(max_age=0).fingerprint, index.signature], sort_keys=True)
+                         .encode()).hexdigest()[:20]
+    folder = cache_root / key
+    if (folder / "chunks.json").exists():
+        try:
+            return LexicalIndex.load(folder)
+        except Exception as exc:  # damaged or from another bm25s version: rebuild it
+            logger.info("rebuilding the BM25 index at %s: %s", folder, exc)
+    built = LexicalIndex.from_pages(index.chunk_pages())
+    try:
+        built.save(folder)
+        for other in cache_root.iterdir():  # keep only the current one
+            if other.name != key and not other.name.startswith(f"{key}.tmp-"):
+                shutil.rmtree(other, ignore_errors=True)
+    except OSError as exc:
+        logger.info("could not save the BM25 index at %s: %s", folder, exc)
+    return built

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from store.chunking import Chunk
 from store.encoders import CrossEncoder
 from store.index import Index
-from store.lexical import LexicalIndex
+from store.lexical import LexicalIndex, lexical_index_for
 
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             fingerprint = self.index.catalog().fingerprint
             if self._lexical is None or fingerprint != self._lexical_fingerprint:
-                self._lexical = LexicalIndex.from_pages(self.index.chunk_pages())
+                self._lexical = lexical_index_for(self.index, self.index.lexical_cache)
                 self._lexical_fingerprint = fingerprint
             return self._lexical
 

@@ -24,6 +24,7 @@ def _no_local_model_by_default(tmp_path_factory):
     """A local model installed on this machine would make `local` the default engine: the suite chooses its
     engines itself (the local-engine test names its model explicitly)."""
     os.environ["ASSISTANT_MODELS"] = str(tmp_path_factory.mktemp("no-models"))
+    os.environ["ASSISTANT_CACHE"] = str(tmp_path_factory.mktemp("cache"))  # not the user's cache folder
     yield
 
 

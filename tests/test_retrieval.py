@@ -72,3 +72,37 @@ def test_reciprocal_rank_fusion_rewards_agreement():
     a, b, c = (Chunk(id=x, document_id="d", start=0, end=1, text=x) for x in "abc")
     fused = reciprocal_rank_fusion([[a, b], [b, c]])
     assert [chunk.id for chunk, _ in fused] == ["b", "a", "c"]
+
+
+def test_the_bm25_index_is_saved_and_the_next_process_loads_it_instead_of_rebuilding(index, cross_encoder, monkeypatch):
+    from store.lexical import LexicalIndex
+
+    index.ensure_bundled()
+    first = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
+    expected = first.search("separatist casualties in the clashes")
+    [saved] = list(index.lexical_cache.iterdir())
+    assert (saved / "chunks.json").exists()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the saved BM25 index was rebuilt")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LexicalIndex, "from_pages", no_rebuild)
+        again = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
+        assert again.search("separatist casualties in the clashes") == expected
+
+    # a change to the documents makes a new one, and the old one goes
+    index.add([text_document("Casualty figures were revised by the separatist authorities.", "Revision")])
+    assert any(p.title == "Revision" for p in again.search("separatist casualty figures revised"))
+    assert [p.name for p in index.lexical_cache.iterdir()] != [saved.name]
+    assert len(list(index.lexical_cache.iterdir())) == 1
+
+
+def test_a_damaged_saved_bm25_index_is_rebuilt(index, cross_encoder):
+    index.ensure_bundled()
+    HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder).search("ceasefire")
+    [saved] = list(index.lexical_cache.iterdir())
+    (saved / "chunks.json").write_text("{not json", encoding="utf-8")
+    fresh = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
+    assert fresh.search("ceasefire")
+    assert (saved / "chunks.json").read_text(encoding="utf-8").startswith("{\"ids\"")

@@ -254,3 +254,30 @@ async def test_export_help_and_palette(make_app, tmp_path):
                 "Engine: extractive", "Help"} <= titles
         await pilot.press("ctrl+n")
         assert app.turn_views == [] and app.conversation_id is None
+
+
+async def test_a_damaged_store_is_a_notification_with_the_way_out_and_the_ui_keeps_running(tmp_path, cross_encoder):
+    import os
+    import subprocess
+    import sys
+
+    from assistant.service import Assistant, AssistantSettings
+
+    store = tmp_path / "store"
+    made = subprocess.run([sys.executable, "-m", "assistant", "docs"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "ASSISTANT_STORE": str(store)})
+    assert made.returncode == 0, made.stderr
+    with (store / "chroma.sqlite3").open("r+b") as database:
+        database.write(b"\x00garbage" * 512)
+
+    settings = AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite")
+    app = AssistantApp(lambda: Assistant(StoreSettings(store=store), settings, cross_encoder=cross_encoder))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.load_error is not None)
+        assert any("cannot open the index" in e and "assistant index --rebuild" in e for e in errors(app))
+        app.query_one("#question").value = "How many people were killed?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(errors(app)) >= 2)
+        assert app.is_running and app.query_one("#question").value == "How many people were killed?"
+        await pilot.press("f1")  # the UI still answers the keyboard
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
