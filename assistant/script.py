@@ -111,7 +111,7 @@ def parse_script(source: str, name: str = "script") -> Script:
         script = Script.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ScriptError(f"{name}: {_where(first['loc'], data)}: {first['msg']}") from None
+        raise ScriptError(" ".join(f"{name}: {_where(first['loc'], data)}: {first['msg']}".split())) from None
     ids = [c.id for c in script.conversations if c.id]
     if len(ids) != len(set(ids)):
         raise ScriptError(f"{name}: conversation ids must be unique")

@@ -52,9 +52,14 @@ def _decode(data: bytes, path: Path) -> str:
     """UTF-8 (or UTF-16 with a BOM); legacy Windows-1252 text is accepted when it reads as text."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
-            pass
+            text = None
+        if text is not None:
+            if "\x00" in text:  # NUL characters even as UTF-16: not text
+                raise LoadError(path, "looks like a binary file (it contains NUL characters); give a text, Markdown, "
+                                      "HTML or PDF file")
+            return text
     if b"\x00" in data:
         raise LoadError(path, "looks like a binary file (it contains NUL bytes); give a text, Markdown, HTML or PDF file")
     try:
