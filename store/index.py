@@ -528,8 +528,9 @@ class Index:
             for batch in _batched(stale, self._max_batch):
                 self._chunks.delete(ids=list(batch))
             centroids = (sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float32)
-            self._documents.upsert(
-                ids=ids, embeddings=centroids, documents=[document.text for document, _ in group],
+            # the text went in with the `writing` record: an update without it (a 50 MB text costs ~0.5 GB to write)
+            self._documents.update(
+                ids=ids, embeddings=centroids,
                 metadatas=[
                     {"title": document.title, "source": document.source, "sha256": document.sha256,
                      "chunks": len(chunks), "characters": len(document.text), "indexed_at": time.time(),
