@@ -65,20 +65,32 @@ class IndexReport(BaseModel):
     moved_aside: str | None = None  # rebuild: where an unreadable store was moved
 
 
-def explain(exc: BaseException, settings: StoreSettings, action: str) -> str:
-    """One sentence for a failed `action` ("open", "write") on the store: what went wrong and the way out."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+def _cause(exc: BaseException, settings: StoreSettings) -> str:
+    """Why the store failed: "server", "full", "read-only" or "damaged" (anything else about the folder)."""
     if settings.chroma_url:
-        return (f"cannot {action} the index on the Chroma server at {settings.chroma_url} ({text}); check that the "
-                "server is running (chroma run --path DIR --port PORT) and that --chroma-url points at it")
+        return "server"
+    text, code = str(exc).lower(), getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "disk is full" in text or _nearly_full(settings.store):
+        return "full"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text or "read-only" in text:
+        return "read-only"
+    return "damaged"
+
+
+def explain(exc: BaseException, settings: StoreSettings, action: str) -> str:
+    """One sentence for a failed `action` ("open", "read", "write to") on the store: what went wrong and the way out."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
     folder = settings.store
-    code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC or "disk is full" in text.lower() or _nearly_full(folder):
-        return (f"the disk holding the index at {folder} is full ({text}); free some space and run the command "
-                "again: documents left unfinished are finished by the next `assistant index`")
-    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text.lower() or "read-only" in text.lower():
-        return (f"the index folder {folder} cannot be written ({text}); make it writable, or give another folder "
-                "with --store or ASSISTANT_STORE")
+    match _cause(exc, settings):
+        case "server":
+            return (f"cannot {action} the index on the Chroma server at {settings.chroma_url} ({text}); check that "
+                    "the server is running (chroma run --path DIR --port PORT) and that --chroma-url points at it")
+        case "full":
+            return (f"the disk holding the index at {folder} is full ({text}); free some space and run the command "
+                    "again: documents left unfinished are finished by the next `assistant index`")
+        case "read-only":
+            return (f"the index folder {folder} cannot be written ({text}); make it writable, or give another "
+                    "folder with --store or ASSISTANT_STORE")
     return (f"cannot {action} the index at {folder} ({text}); if it is damaged, `assistant index --rebuild` moves "
             "it aside and starts a new one")
 
@@ -216,19 +228,27 @@ def _store_failure(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in ("chromadb", "httpx", "httpcore", "sqlite3")
 
 
+@contextmanager
+def store_errors(settings: StoreSettings, action: str) -> Iterator[None]:
+    """Turn the store's own failures into StoreError with the way out; our bugs keep their traceback."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        if not _store_failure(exc):
+            raise
+        raise StoreError(explain(exc, settings, action)) from exc
+
+
 def _reading(method):
-    """Turn the store's own failures in a read into StoreError, with the way out."""
+    """A read of the index: up to date with other processes' writes, and failing with StoreError."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        try:
+        with store_errors(self.settings, "read"):
+            self._fresh()
             return method(self, *args, **kwargs)
-        except StoreError:
-            raise
-        except Exception as exc:
-            if not _store_failure(exc):
-                raise
-            raise StoreError(explain(exc, self.settings, "read")) from exc
 
     return wrapper
 
@@ -255,21 +275,17 @@ class Index:
         self._catalog_generation = -1
 
     def _connect(self):
-        try:
+        with store_errors(self.settings, "open"):
             client = make_client(self.settings)
             client.heartbeat()
             return client
-        except Exception as exc:  # chromadb raises many types for one cause: the store cannot be used
-            raise StoreError(explain(exc, self.settings, "open")) from exc
 
     def _fresh(self) -> None:
         """Before reading: if another process wrote to the embedded store since this one opened it, reopen."""
         if not self._follows_store or self.settings.chroma_url:
             return
-        try:
+        with store_errors(self.settings, "open"):
             client = make_client(self.settings)
-        except Exception as exc:
-            raise StoreError(explain(exc, self.settings, "open")) from exc
         if client is not self.client:
             self.client = client
             self._chunks = self._open(self.settings.collection, space=True)
@@ -316,7 +332,6 @@ class Index:
     @_reading
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, by title."""
-        self._fresh()
         got = self._documents.get(include=["metadatas"])
         infos = [DocumentInfo(id=i, **m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
         return sorted(infos, key=lambda d: (d.title.lower(), d.id))
@@ -324,7 +339,6 @@ class Index:
     @_reading
     def document(self, document_id: str) -> Document | None:
         """The document with its full text as indexed, or None."""
-        self._fresh()
         got = self._documents.get(ids=[document_id], include=["documents", "metadatas"])
         if not got["ids"]:
             return None
@@ -338,7 +352,6 @@ class Index:
         Read from Chroma at most every `max_age` seconds (other processes' changes show up that late);
         this process's own changes show up at once.
         """
-        self._fresh()
         now = time.monotonic()
         if self._catalog is None or self._catalog_generation != self._generation or now - self._catalog_at > max_age:
             got = self._documents.get(include=["metadatas"])
@@ -352,7 +365,6 @@ class Index:
 
     @_reading
     def chunk_count(self) -> int:
-        self._fresh()
         return self._chunks.count()
 
     @_reading
@@ -367,12 +379,8 @@ class Index:
         self._fresh()
         offset = 0
         while True:
-            try:
+            with store_errors(self.settings, "read"):
                 got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            except Exception as exc:
-                if not _store_failure(exc):
-                    raise
-                raise StoreError(explain(exc, self.settings, "read")) from exc
             metas = got["metadatas"]
             yield (got["ids"], [sys.intern(m["doc"]) for m in metas], [m["start"] for m in metas],
                    [m["end"] for m in metas], got["documents"])
@@ -383,7 +391,6 @@ class Index:
     @_reading
     def dense_search(self, query: str, k: int, document_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """The k chunks nearest to the query, with cosine similarity."""
-        self._fresh()
         vector = self.embeddings.embed([self.embeddings.spec.query_prefix + query])
         where = {"doc": {"$in": list(document_ids)}} if document_ids else None
         got = self._chunks.query(
@@ -401,7 +408,6 @@ class Index:
     @_reading
     def ensure_bundled(self) -> None:
         """Index the bundled article if it is not there yet."""
-        self._fresh()
         if not self._documents.get(ids=[bundled_document().id], include=[])["ids"]:
             self.add([bundled_document()])
 
@@ -412,15 +418,8 @@ class Index:
         Raises StoreBusy while another process writes to the same embedded store.
         """
         self._fresh()
-        with writing(self.settings):
-            try:
-                return self._add(documents, progress)
-            except (StoreError, KeyboardInterrupt):
-                raise
-            except Exception as exc:
-                if not _store_failure(exc):
-                    raise  # a bug of ours, not the store's: keep its traceback
-                raise StoreError(explain(exc, self.settings, "write to")) from exc
+        with writing(self.settings), store_errors(self.settings, "write to"):
+            return self._add(documents, progress)
 
     def add_paths(self, paths: Sequence[Path], progress: Callable[[int, int], None] | None = None
                   ) -> tuple[list[Document], IndexReport, list[LoadError]]:
@@ -548,29 +547,22 @@ class Index:
         """Take back a failed group write: its new chunks out, the documents' earlier records back (or none).
         If that fails too (a full disk), the records stay marked `writing` and the next `add` finishes them."""
         with suppress(Exception):
-            self._undo_writes(ids, before, added_chunks)
-
-    def _undo_writes(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
-        for part in _batched(added_chunks, self._max_batch):
-            self._chunks.delete(ids=list(part))
-        if before["ids"]:
-            self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"], documents=before["documents"],
-                                   metadatas=before["metadatas"])
-        new = [i for i in ids if i not in set(before["ids"])]
-        if new:
-            self._documents.delete(ids=new)
+            for part in _batched(added_chunks, self._max_batch):
+                self._chunks.delete(ids=list(part))
+            if before["ids"]:
+                self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"],
+                                       documents=before["documents"], metadatas=before["metadatas"])
+            if new := [i for i in ids if i not in set(before["ids"])]:
+                self._documents.delete(ids=new)
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
         self._fresh()
-        with writing(self.settings):
+        with writing(self.settings), store_errors(self.settings, "write to"):
             self._generation += 1
-            try:
-                existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
-                self._chunks.delete(where={"doc": document_id})
-                self._documents.delete(ids=[document_id])
-            except Exception as exc:
-                raise StoreError(explain(exc, self.settings, "write to")) from exc
+            existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
+            self._chunks.delete(where={"doc": document_id})
+            self._documents.delete(ids=[document_id])
             return existed
 
 
@@ -585,9 +577,10 @@ def _rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None, progres
     try:
         client = make_client(settings)
     except Exception as exc:
-        message = explain(exc, settings, "open")
-        if settings.chroma_url or "--rebuild" not in message:
-            raise StoreError(message) from exc
+        if not _store_failure(exc):
+            raise
+        if _cause(exc, settings) != "damaged":
+            raise StoreError(explain(exc, settings, "open")) from exc
         moved = _move_aside(settings.store)
         client = make_client(settings)
     report = _rebuild_from(client, settings, embeddings, progress)
