@@ -16,7 +16,7 @@ from store import HybridRetriever, Index, Passage
 from store.retriever import reciprocal_rank_fusion, sigmoid
 
 from assistant.citations import verify_quotes
-from assistant.engines.base import AnswerEngine, Evidence, TurnCancelled
+from assistant.engines.base import AnswerEngine, EngineError, Evidence, TurnCancelled
 from assistant.engines.extractive import rank_passages
 from assistant.followup import resolve_followup
 from assistant.turns import Source, Turn
@@ -174,7 +174,8 @@ class ConversationGraph:
         """Run one turn of the conversation and return it, timed.
 
         `on_token` receives the answer as it is written; `should_stop` is polled between steps and tokens, and
-        when it says so the turn stops with TurnCancelled and nothing of it is stored.
+        when it says so the turn stops with TurnCancelled. Neither that nor an EngineError stores the turn; both
+        carry the partial answer.
         """
         started = time.perf_counter()
         with self._lock:
@@ -189,6 +190,9 @@ class ConversationGraph:
                 if documents is not None:
                     update["documents"] = documents
                 state = self.graph.invoke(update, config)
+            except EngineError as exc:  # like TurnCancelled, it carries the answer as far as it got
+                exc.partial = self._call.partial
+                raise
             finally:
                 self._call.on_token = self._call.should_stop = None
         turn = Turn(**state["turns"][-1])
@@ -196,11 +200,6 @@ class ConversationGraph:
         if self._call.first_token is not None:
             turn.first_token_ms = round((self._call.first_token - started) * 1000, 1)
         return turn
-
-    @property
-    def partial(self) -> str:
-        """The answer text the last turn of this thread got to (for a failed turn: what is kept)."""
-        return getattr(self._call, "partial", "")
 
     def record(self, conversation_id: str, turn: Turn) -> None:
         """Store a turn that did not run to its end (cancelled or failed), so the transcript shows it; later turns

@@ -157,22 +157,18 @@ class Assistant:
             self._keep_stopped(conversation_id, question, exc.partial, "cancelled")
             raise
         except EngineError as exc:  # unreachable, timed out, cut off mid-stream: the turn is kept as failed
-            exc.partial, exc.conversation_id = self.chain.partial, conversation_id
+            exc.conversation_id = conversation_id
             self._keep_stopped(conversation_id, question, exc.partial, "failed", str(exc))
             raise
 
     def _keep_stopped(self, conversation_id: str, question: str, partial: str, status: str, error: str | None = None):
-        try:
-            self.record_stopped(conversation_id, question, partial, status, error)
-        except Exception:  # the conversation store is failing too: the engine's error is the one to report
-            logger.exception("could not store the %s turn of %s", status, conversation_id)
-
-    def record_stopped(self, conversation_id: str, question: str, partial: str, status: str, error: str | None = None) -> Turn:
         """Keep a cancelled or failed turn in the conversation, with the answer as far as it got."""
         turn = Turn(question=question, standalone_question=question, answer=partial, engine=self.engine.name,
                     status=status, error=error)
-        self.chain.record(conversation_id, turn)
-        return turn
+        try:
+            self.chain.record(conversation_id, turn)
+        except Exception:  # the conversation store is failing too: the turn's own error is the one to report
+            logger.exception("could not store the %s turn of %s", status, conversation_id)
 
     def turns(self, conversation_id: str) -> list[Turn]:
         return self.chain.turns(conversation_id)
