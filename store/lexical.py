@@ -33,39 +33,26 @@ def _tokenize(texts: list[str]):
 class LexicalIndex:
     """Keyword search over a fixed set of chunks, kept as columns (no object per chunk: 100k chunks fit)."""
 
-    def __init__(self, chunks: Sequence[Chunk] = ()):
-        self._ids: list[str] = []
-        self._docs: list[str] = []
-        self._starts = array("l")
-        self._ends = array("l")
-        self._texts: list[str] = []
-        self._extend(([c.id for c in chunks], [c.document_id for c in chunks], [c.start for c in chunks],
-                      [c.end for c in chunks], [c.text for c in chunks]))
-        self._build()
+    def __init__(self, ids: list[str], docs: list[str], starts: Iterable[int], ends: Iterable[int], texts: list[str],
+                 bm25: bm25s.BM25 | None = None):
+        """From columns; `bm25` is an index already built over `texts` (else it is built here)."""
+        self._ids, self._docs, self._texts = ids, docs, texts
+        self._starts, self._ends = array("l", starts), array("l", ends)
+        self._doc_of = np.array(docs, dtype=object)
+        if bm25 is None:
+            bm25 = bm25s.BM25()
+            if ids:
+                bm25.index(_tokenize(texts), show_progress=False)
+        self._bm25 = bm25
 
     @classmethod
     def from_pages(cls, pages: Iterable[tuple[list, list, list, list, list]]) -> LexicalIndex:
         """From column pages (Index.chunk_pages)."""
-        index = cls.__new__(cls)
-        index._ids, index._docs, index._starts, index._ends, index._texts = [], [], array("l"), array("l"), []
+        columns: tuple[list, ...] = ([], [], [], [], [])
         for page in pages:
-            index._extend(page)
-        index._build()
-        return index
-
-    def _extend(self, page) -> None:
-        ids, docs, starts, ends, texts = page
-        self._ids.extend(ids)
-        self._docs.extend(docs)
-        self._starts.extend(starts)
-        self._ends.extend(ends)
-        self._texts.extend(texts)
-
-    def _build(self) -> None:
-        self._doc_of = np.array(self._docs, dtype=object)
-        self._bm25 = bm25s.BM25()
-        if self._ids:
-            self._bm25.index(_tokenize(self._texts), show_progress=False)
+            for column, values in zip(columns, page, strict=True):
+                column.extend(values)
+        return cls(*columns)
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -112,22 +99,18 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         """An index saved with `save` (plain arrays and JSON: nothing in it is executed)."""
         columns = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-        index = cls.__new__(cls)
-        index._ids, index._docs, index._texts = columns["ids"], [sys.intern(d) for d in columns["docs"]], columns["texts"]
-        index._starts, index._ends = array("l", columns["starts"]), array("l", columns["ends"])
-        index._doc_of = np.array(index._docs, dtype=object)
-        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False)
-        if len(index._ids) != index._bm25.scores["num_docs"]:
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False)
+        if len(columns["ids"]) != bm25.scores["num_docs"]:
             raise ValueError(f"{folder}: the saved index and its chunks disagree")
-        return index
+        return cls(columns["ids"], [sys.intern(d) for d in columns["docs"]], columns["starts"], columns["ends"],
+                   columns["texts"], bm25)
 
 
-def lexical_index_for(index: Index, cache_root: Path | None) -> LexicalIndex:
-    """The BM25 index of everything in `index`: loaded from `cache_root` when it was saved for exactly these
-    documents, chunking and model, else built from Chroma and saved there (best effort: a read-only or full
-    disk only costs the rebuild next time)."""
-    if cache_root is None:
-        return LexicalIndex.from_pages(index.chunk_pages())
+def lexical_index_for(index: Index) -> LexicalIndex:
+    """The BM25 index of everything in `index`: loaded from its `lexical_cache` when it was saved for exactly
+    these documents, chunking and model, else built from Chroma and saved there (best effort: a read-only or
+    full disk only costs the rebuild next time)."""
+    cache_root = index.lexical_cache
     key = hashlib.sha256(json.dumps([index.catalog(max_age=0).fingerprint, index.signature], sort_keys=True)
                          .encode()).hexdigest()[:20]
     folder = cache_root / key

@@ -64,7 +64,7 @@ class HybridRetriever(BaseRetriever):
         with self._lock:
             fingerprint = self.index.catalog().fingerprint
             if self._lexical is None or fingerprint != self._lexical_fingerprint:
-                self._lexical = lexical_index_for(self.index, self.index.lexical_cache)
+                self._lexical = lexical_index_for(self.index)
                 self._lexical_fingerprint = fingerprint
             return self._lexical
 
