@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from processes import free_port, start_chroma, stop
 from store import CrossEncoder, Index, OnnxEmbeddings, StoreSettings
 
 BACKENDS = ["embedded", "server"]
@@ -45,48 +40,18 @@ def cross_encoder() -> CrossEncoder:
     return CrossEncoder()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _chroma_command() -> str:
-    found = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` command (from the chromadb package) is not installed")
-    return found
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on a free loopback port, stopped at the end of the session."""
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (data / "server.log").open("w")
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    process = subprocess.Popen(
-        [_chroma_command(), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    port = free_port()
+    with (data / "server.log").open("w") as log:
         try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+            process = start_chroma(data / "db", port, log=log)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}: {(data / 'server.log').read_text()[-2000:]}")
+        yield f"http://127.0.0.1:{port}"
+        stop(process)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import yaml
+from processes import run_assistant
 
 from store import HybridRetriever, Index, RetrievalOptions, StoreSettings
 
@@ -25,11 +26,6 @@ HOLD_WRITE_LOCK = textwrap.dedent("""
 """)
 
 
-def _assistant(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
-
-
 def test_a_second_writer_on_an_embedded_store_is_refused_with_the_way_to_server_mode(tmp_path):
     env = {**os.environ, "ASSISTANT_STORE": str(tmp_path / "store")}
     note = tmp_path / "note.txt"
@@ -37,7 +33,7 @@ def test_a_second_writer_on_an_embedded_store_is_refused_with_the_way_to_server_
     writer = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK], env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "writing"
-        refused = _assistant("index", str(note), env=env)
+        refused = run_assistant("index", str(note), env=env)
         assert refused.returncode != 0
         message = " ".join(refused.stderr.split())
         assert "another assistant process is writing to the index" in message
@@ -47,7 +43,7 @@ def test_a_second_writer_on_an_embedded_store_is_refused_with_the_way_to_server_
         writer.kill()
         writer.wait()
     # the lock dies with its process: the same command now goes through
-    done = _assistant("index", str(note), env=env)
+    done = run_assistant("index", str(note), env=env)
     assert done.returncode == 0, done.stderr
     assert "1 added" in done.stdout
 
@@ -63,7 +59,7 @@ def test_a_reader_sees_what_another_process_indexed_after_it_opened_the_store(tm
     note = tmp_path / "lighthouse.txt"
     note.write_text("The lighthouse keeper logged 41 ships in March. Storms kept the harbour closed for a week.",
                     encoding="utf-8")
-    added = _assistant("index", str(note), env={**os.environ, "ASSISTANT_STORE": str(settings.store)})
+    added = run_assistant("index", str(note), env={**os.environ, "ASSISTANT_STORE": str(settings.store)})
     assert added.returncode == 0, added.stderr
 
     # the same open index, dense and lexical halves alike, now finds the new document first

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from processes import free_port, run_assistant, start_chroma
 
 from store import Index, StoreSettings
 from store.chunking import chunk_document
@@ -63,7 +64,7 @@ KILL_MID_WRITE = textwrap.dedent("""
 """)
 
 
-def test_indexing_killed_mid_write_is_finished_by_the_next_index_run(settings, embeddings, tmp_path):
+def test_indexing_killed_mid_write_is_finished_by_the_next_indexrun_assistant(settings, embeddings, tmp_path):
     paths = _articles(tmp_path / "docs", count=3, sentences=40)
     child = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, *map(str, paths)], env=_env(settings),
                            capture_output=True, text=True, timeout=300)
@@ -76,8 +77,7 @@ def test_indexing_killed_mid_write_is_finished_by_the_next_index_run(settings, e
 
     # the next `assistant index` (of anything: here one other file) finishes the interrupted documents
     other = _articles(tmp_path / "more", count=1, sentences=5)
-    done = subprocess.run([sys.executable, "-m", "assistant", "index", str(other[0])], env=_env(settings),
-                          capture_output=True, text=True, timeout=300)
+    done = run_assistant("index", str(other[0]), env=_env(settings))
     assert done.returncode == 0, done.stderr
 
     index = Index(settings, embeddings)
@@ -128,23 +128,16 @@ def test_a_process_killed_mid_answer_leaves_every_completed_turn(tmp_path):
     child.wait(timeout=60)
     assert lines == ["answered", "answered", "mid-answer"], child.stderr.read()
 
-    shown = subprocess.run([sys.executable, "-m", "assistant", "export", "kept", "--format", "json"], env=env,
-                           capture_output=True, text=True, timeout=120)
+    shown = run_assistant("export", "kept", "--format", "json", env=env)
     assert shown.returncode == 0, shown.stderr
     assert "How many people were killed in the clashes?" in shown.stdout
     assert "Who brokered the ceasefire?" in shown.stdout
     # the conversation goes on from where it was
-    more = subprocess.run([sys.executable, "-m", "assistant", "ask", "And the Azerbaijani side?", "--conversation",
-                           "kept", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    more = run_assistant("ask", "And the Azerbaijani side?", "--conversation", "kept", "--json", env=env)
     assert more.returncode == 0, more.stderr
 
 
 # --- the store's folder damaged, read-only or on a full disk ---------------------------------------------------
-
-def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
-
 
 def _one_clear_line(result: subprocess.CompletedProcess, *words: str) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
@@ -183,19 +176,19 @@ def _data_env(folder: Path) -> dict[str, str]:
 
 def test_a_damaged_store_gets_one_clear_message_and_rebuild_moves_it_aside(tmp_path):
     env = _data_env(tmp_path)
-    assert _run("docs", env=env).returncode == 0
+    assert run_assistant("docs", env=env).returncode == 0
     with (tmp_path / "store" / "chroma.sqlite3").open("r+b") as database:
         database.write(b"\xde\xad\xbe\xef" * 1024)  # the SQLite header and first page are gone
 
     for command in (["docs"], ["ask", "How many people were killed?"], ["search", "ceasefire"]):
-        _one_clear_line(_run(*command, env=env), "cannot open the index", "assistant index --rebuild")
+        _one_clear_line(run_assistant(*command, env=env), "cannot open the index", "assistant index --rebuild")
 
-    rebuilt = _run("index", "--rebuild", env=env)
+    rebuilt = run_assistant("index", "--rebuild", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
     damaged = [p for p in tmp_path.iterdir() if p.name.startswith("store.damaged-")]
     assert len(damaged) == 1 and (damaged[0] / "chroma.sqlite3").exists()  # kept, not deleted
     assert str(damaged[0]) in " ".join(rebuilt.stderr.split())
-    answered = _run("ask", "How many people were killed in the clashes?", "--json", env=env)
+    answered = run_assistant("ask", "How many people were killed in the clashes?", "--json", env=env)
     assert answered.returncode == 0, answered.stderr
     assert "34" in answered.stdout
 
@@ -203,29 +196,29 @@ def test_a_damaged_store_gets_one_clear_message_and_rebuild_moves_it_aside(tmp_p
 def test_a_read_only_data_folder_gets_one_clear_message(tmpfs):
     folder = tmpfs("64m")
     env = _data_env(folder)
-    assert _run("ask", "How many people were killed in the clashes?", env=env).returncode == 0
+    assert run_assistant("ask", "How many people were killed in the clashes?", env=env).returncode == 0
     subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
     note = folder.parent / "note.txt"
     note.write_text("A note.", encoding="utf-8")
     for command in (["ask", "Who brokered the ceasefire?"], ["index", str(note)], ["docs"]):
-        _one_clear_line(_run(*command, env=env), "cannot be written", "--store")
+        _one_clear_line(run_assistant(*command, env=env), "cannot be written", "--store")
 
 
 def test_a_full_disk_stops_indexing_cleanly_and_the_next_run_finishes_it(tmpfs, embeddings):
     folder = tmpfs("4m")
     env = _data_env(folder)
-    assert _run("docs", env=env).returncode == 0
+    assert run_assistant("docs", env=env).returncode == 0
     # leave about 100 kB free, then index a document that needs more
     free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
     filler = folder / "filler"
     filler.write_bytes(b"\0" * max(0, free - 100_000))
     path = _articles(folder.parent / "docs", count=1, sentences=1200)[0]
 
-    _one_clear_line(_run("index", str(path), env=env), "is full", "free some space")
+    _one_clear_line(run_assistant("index", str(path), env=env), "is full", "free some space")
 
     filler.unlink()
     subprocess.run(["mount", "-o", "remount,size=64m", str(folder)], check=True)
-    done = _run("index", str(path), env=env)
+    done = run_assistant("index", str(path), env=env)
     assert done.returncode == 0, done.stderr
     index = Index(StoreSettings(store=folder / "store"), embeddings)
     documents, _ = load_paths([path])
@@ -237,35 +230,12 @@ def test_a_full_disk_stops_indexing_cleanly_and_the_next_run_finishes_it(tmpfs, 
 
 # --- a Chroma server going away and coming back ----------------------------------------------------------------
 
-def _start_server(path: Path, port: int) -> subprocess.Popen:
-    import shutil
-    import time
-    import urllib.request
-
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-    server = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).read()
-            return server
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "chroma server did not start"
-            time.sleep(0.2)
-
-
 def test_a_chroma_server_down_is_one_clear_error_and_the_next_turn_reconnects(tmp_path, embeddings, cross_encoder):
-    import socket
-
     from assistant.service import Assistant, AssistantSettings
     from store import StoreError
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = _start_server(tmp_path / "server", port)
+    port = free_port()
+    server = start_chroma(tmp_path / "server", port)
     try:
         settings = StoreSettings(chroma_url=f"http://127.0.0.1:{port}")
         assistant = Assistant(settings, AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite"),
@@ -281,7 +251,7 @@ def test_a_chroma_server_down_is_one_clear_error_and_the_next_turn_reconnects(tm
         message = str(failure.value)
         assert f"127.0.0.1:{port}" in message and "chroma run" in message
 
-        server = _start_server(tmp_path / "server", port)  # restarted, same data
+        server = start_chroma(tmp_path / "server", port)  # restarted, same data
         _, turn = assistant.ask("Who brokered the ceasefire?", "srv")
         assert turn.status == "ok" and "Russia" in turn.answer
         assert [t.question for t in assistant.turns("srv") if t.status == "ok"] == [

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from processes import run_assistant
 
 from assistant.questions import MAX_QUESTION, QuestionError, clean_question
 from assistant.script import Script, ScriptError, parse_script
@@ -138,8 +135,7 @@ def test_any_script_text_parses_or_gets_one_error_naming_where(source):
 def test_the_script_command_exits_2_with_the_message_for_a_broken_script(tmp_path):
     path = tmp_path / "broken.convo.yaml"
     path.write_text("conversations:\n  - turns:\n      - ask: 12\n        expect: {cited: maybe}\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "assistant", "script", str(path)], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "ASSISTANT_STORE": str(tmp_path / "store")})
+    done = run_assistant("script", str(path), env={**os.environ, "ASSISTANT_STORE": str(tmp_path / "store")})
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "conversation c1, turn 1, field ask" in done.stderr

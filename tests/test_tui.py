@@ -258,14 +258,12 @@ async def test_export_help_and_palette(make_app, tmp_path):
 
 async def test_a_damaged_store_is_a_notification_with_the_way_out_and_the_ui_keeps_running(tmp_path, cross_encoder):
     import os
-    import subprocess
-    import sys
 
     from assistant.service import Assistant, AssistantSettings
+    from processes import run_assistant
 
     store = tmp_path / "store"
-    made = subprocess.run([sys.executable, "-m", "assistant", "docs"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "ASSISTANT_STORE": str(store)})
+    made = run_assistant("docs", env={**os.environ, "ASSISTANT_STORE": str(store)})
     assert made.returncode == 0, made.stderr
     with (store / "chroma.sqlite3").open("r+b") as database:
         database.write(b"\x00garbage" * 512)
