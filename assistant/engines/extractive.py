@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from assistant.followup import salient_terms
 
 CANDIDATES = 12  # sentences the cross-encoder scores, after a cheap lexical prune
 NEIGHBOURS = 3  # sentences either side of the previous answer's that are always candidates
+JOINED_CANDIDATES = 4  # on a follow-up, the best sentences for the question alone, scored again joined
 MAX_SENTENCES = 2
 FOLLOW_MARGIN = 0.15  # a second sentence joins the answer when its combined score is this close to the best
 
@@ -30,7 +32,7 @@ class ScoredSentence:
     passage_rank: int
     ce_question: float = 0.0  # cross-encoder logit for the question alone
     ce_joined: float = 0.0  # ... for the previous question and this one together (= ce_question on a first turn)
-    score: float = 0.0  # the combined score that ranks candidates
+    score: float = 0.0  # the combined score that ranks candidates (-inf: out of the running)
 
     @property
     def relevance(self) -> float:
@@ -77,10 +79,18 @@ class ExtractiveEngine:
         pruned = _prune(candidates, near, evidence.question + " " + evidence.query, CANDIDATES)
         if not pruned:
             return []
-        texts = [s.text for s in pruned]
-        alone = self.cross_encoder.score(evidence.question, texts)
+        alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
         follow_up = bool(evidence.history)
-        joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", texts) if follow_up else alone
+        joined, dropped = alone, []
+        if follow_up:
+            # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
+            # scored again joined with the previous question (held out: no loss, two thirds of the pairs; coqa_features.py).
+            order = sorted(range(len(pruned)), key=lambda k: -alone[k])
+            kept = set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document, s.index) == previous}
+            dropped = [replace(pruned[k], ce_question=alone[k], ce_joined=alone[k], score=-math.inf)
+                       for k in order if k not in kept]
+            pruned, alone = [pruned[k] for k in sorted(kept)], [alone[k] for k in sorted(kept)]
+            joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned])
         share_alone, share_joined = shares(alone), shares(joined)
         ranked = []
         for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
@@ -91,7 +101,8 @@ class ExtractiveEngine:
             )
             vector = features(context, sentence.index, sentence.text, ce_alone, ce_joined, share_alone[k], share_joined[k])
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
-        return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start))
+        # the sentences out of the running stay, last, so their passages keep a score among the sources
+        return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
 
 
 class _SentenceIndex:
