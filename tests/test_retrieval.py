@@ -1,6 +1,11 @@
 """Hybrid retrieval finds the passage that answers, each stage can be switched off, and results carry offsets."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from store import HybridRetriever, RetrievalOptions, bundled_document, text_document
 from store.chunking import Chunk
@@ -106,3 +111,25 @@ def test_a_damaged_saved_bm25_index_is_rebuilt(index, cross_encoder):
     fresh = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
     assert fresh.search("ceasefire")
     assert (saved / "chunks.json").read_text(encoding="utf-8").startswith("{\"ids\"")
+
+    # texts cut short (a full disk, a crash while copying): their offsets no longer agree, so it is rebuilt too
+    whole = (saved / "texts.bin").read_bytes()
+    (saved / "texts.bin").write_bytes(whole[: len(whole) // 2])
+    again = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
+    [best, *_] = again.search("How many people were killed in the clashes?")
+    assert "at least 34 dead" in best.text
+    assert (saved / "texts.bin").read_bytes() == whole
+
+
+@settings(max_examples=50)
+@given(st.lists(st.text(), max_size=20))
+def test_saved_chunk_texts_read_back_exactly(texts):
+    from store.lexical import _MappedTexts
+
+    with tempfile.TemporaryDirectory() as folder:
+        blob, offsets = Path(folder) / "texts.bin", Path(folder) / "offsets.npy"
+        _MappedTexts.write(texts, blob, offsets)
+        mapped = _MappedTexts(blob, offsets)
+        assert len(mapped) == len(texts)
+        assert [mapped[i] for i in range(len(texts))] == texts
+        assert mapped[1:3] == texts[1:3]
