@@ -174,3 +174,39 @@ def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
             assert turn["unsupported"], turn
         if not turn["refused"] and not turn["unsupported"]:
             assert any(c["verified"] for c in turn["citations"]), turn
+
+
+def _local_turn(make_assistant, question: str, reply: str):
+    """Ask with the local engine's layout (the scorer's best two sentences) and a model that says `reply`."""
+    model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+    assistant = make_assistant("fake", chat_model=model)
+    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=2)
+    assistant.chain = assistant._graph()
+    return assistant.ask(question)[1]
+
+
+@pytest.mark.parametrize(("question", "reply", "evidence"), [
+    # a number in digits is supported by a sentence that spells it out
+    ("How many civilians died on the Azerbaijani side?", "2", "two civilian deaths"),
+    # "Yes" claims the question's proposition: the sentence holds its words, not negated
+    ("Did the authorities accept the ceasefire proposed by Russia?", "Yes", "accepted this Wednesday a ceasefire"),
+    # "No" needs the sentence to say it is not so
+    ("Is the civilian population an objective?", "No.", "are not an objective"),
+])
+def test_short_answers_are_cited_to_the_sentence_that_says_them(make_assistant, question, reply, evidence):
+    turn = _local_turn(make_assistant, question, reply)
+    assert turn.unsupported == []
+    [citation] = turn.citations
+    assert citation.verified and evidence in citation.quote
+
+
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Did the authorities accept the ceasefire proposed by Russia?", "No"),  # the sentence says they did
+    ("Is the civilian population an objective?", "Yes"),  # the sentence says it is not
+    ("How many civilians died on the Azerbaijani side?", "3"),  # no sentence states it
+    ("Did he?", "Yes"),  # nothing to check a bare "Yes" against
+])
+def test_short_answers_the_evidence_does_not_say_are_flagged(make_assistant, question, reply):
+    turn = _local_turn(make_assistant, question, reply)
+    assert turn.unsupported == [reply]
+    assert not any(c.verified for c in turn.citations)

@@ -115,15 +115,18 @@ class LLMEngine:
             return scored
         if not text or text.upper().startswith(NOT_IN_DOCUMENTS):
             return Draft(text="", quotes=[], refused=True)
-        return cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences))
+        return cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences),
+                               question=evidence.question)
 
 
-def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str], str], infer: bool = False) -> Draft:
+def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str], str], infer: bool = False,
+                    question: str = "") -> Draft:
     """Turn passage markers into quotes: each marked sentence is matched to the passage sentence it restates.
 
     Every (sentence, marker) pair gets its own citation number, so one good sentence cannot vouch for another.
     A sentence whose words its passage does not hold, or that quotes words the document does not hold, gets
-    its own words as the quote, which verification will not find.
+    its own words as the quote, which verification will not find. A bare "Yes" or "No" claims the question's
+    proposition: the passage sentence must hold the question's words, negated for "No" and not for "Yes".
     """
     quotes: list[Quote] = []
     sentences: list[str] = []
@@ -131,29 +134,65 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
         claim = _MARKER.sub("", sentence).strip()
         if not claim:
             continue
+        checked = Claim.of(claim, question)
         if infer:
             # The evidence is the scorer's sentences, best first: cite the best-ranked one that holds the claim
             # (small models drop markers or point at a weaker sentence); with none, the model's own marker stays
             # and verification flags the sentence.
-            backing = next((i for i, p in enumerate(passages) if support(claim, p.text) >= SUPPORT_THRESHOLD), None)
+            backing = next((i for i, p in enumerate(passages) if checked.support(p.text) >= SUPPORT_THRESHOLD), None)
             if backing is not None:
                 markers = [backing + 1]
         numbers = []
         for marker in dict.fromkeys(markers):
             passage = passages[marker - 1] if 0 < marker <= len(passages) else None
-            quotes.append(_quote_for(claim, passage, document_text))
+            quotes.append(_quote_for(claim, checked, passage, document_text))
             numbers.append(len(quotes))
         body, stop = (claim[:-1], claim[-1]) if claim[-1:] in ".!?" else (claim, "")
         sentences.append(body + "".join(f" [{n}]" for n in numbers) + stop)
     return Draft(text=" ".join(sentences), quotes=quotes)
 
 
+_NUMBER_WORDS = {word: str(n) for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())} | {
+    word: str(10 * n) for n, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
+_NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|denied|denies|refused|failed)\b|n[’']t\b",
+                       re.IGNORECASE)
+_YES_NO = re.compile(r"^(yes|no)\b[\s,.;:!-]*(.*)$", re.IGNORECASE | re.DOTALL)
+
+
 def _stems(text: str) -> set[str]:
-    return set(_STEMMER.stemWords([w.lower() for w in salient_terms(text)]))
+    # "85-year-old" holds "year" and "old"
+    return set(_STEMMER.stemWords([w.lower() for w in salient_terms(text.replace("-", " "))]))
 
 
 def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+    """The numbers a text states, as digits ("two" and "2" alike)."""
+    digits = {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+    return digits | {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+
+
+class Claim:
+    """What an answer sentence asserts, as checked against a source sentence: its own words, or for a bare
+    "Yes"/"No" the question's words with that polarity."""
+
+    def __init__(self, text: str, polarity: str | None = None):
+        self.text, self.polarity = text, polarity
+
+    @classmethod
+    def of(cls, sentence: str, question: str = "") -> Claim:
+        match = _YES_NO.match(sentence.strip())
+        if match and question:
+            rest = match.group(2)
+            if _stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": the words say it
+                return cls(rest)
+            return cls(question, match.group(1).lower())
+        return cls(sentence)
+
+    def support(self, source: str) -> float:
+        if self.polarity is not None and (self.polarity == "no") != bool(_NEGATION.search(source)):
+            return 0.0
+        return support(self.text, source)
 
 
 def support(claim: str, source: str) -> float:
@@ -168,7 +207,7 @@ def support(claim: str, source: str) -> float:
     return len(words & _stems(source)) / len(words)
 
 
-def _quote_for(claim: str, passage, document_text: Callable[[str], str]) -> Quote:
+def _quote_for(claim: str, checked: Claim, passage, document_text: Callable[[str], str]) -> Quote:
     if passage is None:
         return Quote(document="", title="(no such passage)", start=0, end=0, text=claim)
     text = document_text(passage.document_id)
@@ -181,7 +220,7 @@ def _quote_for(claim: str, passage, document_text: Callable[[str], str]) -> Quot
     for start, end, _ in sentence_spans(text):
         if end <= passage.start or start >= passage.end:
             continue
-        score = support(claim, text[start:end])
+        score = checked.support(text[start:end])
         if score > best_score:
             best, best_score = (start, end), score
     if best is None or best_score < SUPPORT_THRESHOLD:
