@@ -367,7 +367,6 @@ class Index:
     def chunk_count(self) -> int:
         return self._chunks.count()
 
-    @_reading
     def all_chunks(self, page: int = 5000) -> list[Chunk]:
         """Every chunk in the index, read page by page."""
         return [Chunk(id=i, document_id=d, start=int(a), end=int(b), text=t)
@@ -375,7 +374,7 @@ class Index:
 
     def chunk_pages(self, page: int = 5000) -> Iterator[tuple[list[str], list[str], list[int], list[int], list[str]]]:
         """Every chunk as columns (ids, document ids, starts, ends, texts), a page at a time: what the lexical
-        index is built from without holding an object per chunk."""
+        index is built from without holding an object per chunk. Up to date and failing like every read."""
         self._fresh()
         offset = 0
         while True:

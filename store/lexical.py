@@ -31,7 +31,7 @@ def _tokenize(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER.stemWords, show_progress=False)
 
 
-class _MappedTexts(Sequence[str]):
+class _MappedTexts:
     """Chunk texts saved as one UTF-8 file and its offsets, read through mmap: a saved index's texts cost no heap
     (parsing 100k texts from JSON cost ~250 MB at the peak)."""
 
@@ -54,9 +54,7 @@ class _MappedTexts(Sequence[str]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
+    def __getitem__(self, i: int) -> str:
         return self._bytes[int(self._offsets[i]) : int(self._offsets[i + 1])].decode("utf-8")
 
 
@@ -64,7 +62,7 @@ class LexicalIndex:
     """Keyword search over a fixed set of chunks, kept as columns (no object per chunk: 100k chunks fit)."""
 
     def __init__(self, ids: list[str], docs: list[str], starts: Iterable[int], ends: Iterable[int],
-                 texts: Sequence[str], bm25: bm25s.BM25 | None = None):
+                 texts: list[str] | _MappedTexts, bm25: bm25s.BM25 | None = None):
         """From columns; `bm25` is an index already built over `texts` (else it is built here)."""
         self._ids, self._docs, self._texts = ids, docs, texts
         self._starts, self._ends = array("l", starts), array("l", ends)
@@ -72,7 +70,7 @@ class LexicalIndex:
         if bm25 is None:
             bm25 = bm25s.BM25()
             if ids:
-                bm25.index(_tokenize(list(texts)), show_progress=False)
+                bm25.index(_tokenize(texts), show_progress=False)
         self._bm25 = bm25
 
     @classmethod
@@ -111,7 +109,8 @@ class LexicalIndex:
     # --- on disk: the first search of a process loads instead of re-tokenizing every chunk --------------------
 
     def save(self, folder: Path) -> None:
-        """Write the index and its chunk columns to `folder` (made whole in a temp folder, then renamed in)."""
+        """Write the index and its chunk columns to `folder` (made whole in a temp folder, then renamed in); from
+        then on the texts are read from there rather than held."""
         tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -124,6 +123,7 @@ class LexicalIndex:
             os.replace(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        self._texts = _MappedTexts(folder / "texts.bin", folder / "text_offsets.npy")
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -156,7 +156,6 @@ def lexical_index_for(index: Index) -> LexicalIndex:
         for other in cache_root.iterdir():  # keep only the current one
             if other.name != key and not other.name.startswith(f"{key}.tmp-"):
                 shutil.rmtree(other, ignore_errors=True)
-        return LexicalIndex.load(folder)  # its texts mapped from disk, not held
     except (OSError, ValueError) as exc:
         logger.info("could not save the BM25 index at %s: %s", folder, exc)
     return built
