@@ -101,6 +101,14 @@ def test_the_llama_cpp_adapter_streams_tokens_and_maps_roles(tmp_path):
     assert chat.invoke("q").content == "At least 34 people died [1]."
 
 
+def _local_assistant(make_assistant, model):
+    """An assistant with the local engine's layout (the scorer's best two sentences as evidence) over `model`."""
+    assistant = make_assistant("fake", chat_model=model)
+    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=2)
+    assistant.chain = assistant._graph()
+    return assistant
+
+
 def test_small_models_see_the_best_sentences_and_their_quotes_verify(make_assistant):
     """The local engine's layout: the scorer picks the evidence sentences; the model only phrases."""
     from assistant.engines.extractive import ExtractiveEngine
@@ -113,11 +121,8 @@ def test_small_models_see_the_best_sentences_and_their_quotes_verify(make_assist
             yield from super()._stream(messages, *args, **kwargs)
 
     model = Recording(messages=iter([AIMessage("The clashes have left at least 34 dead [1].")]))
-    assistant = make_assistant("fake", chat_model=model)
-    scorer = assistant.engine.scorer
-    assert isinstance(scorer, ExtractiveEngine)
-    assistant.engine = LLMEngine(model, "local", "fake.gguf", scorer, sentences=2)
-    assistant.chain = assistant._graph()
+    assistant = _local_assistant(make_assistant, model)
+    assert isinstance(assistant.engine.scorer, ExtractiveEngine)
     _, turn = assistant.ask("How many people were killed in the clashes?")
     context = prompts[0][1].content
     assert context.startswith("<context>\n[1] (") and "\n[2] (" in context and "\n[3] (" not in context
@@ -177,12 +182,8 @@ def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
 
 
 def _local_turn(make_assistant, question: str, reply: str):
-    """Ask with the local engine's layout (the scorer's best two sentences) and a model that says `reply`."""
-    model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
-    assistant = make_assistant("fake", chat_model=model)
-    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=2)
-    assistant.chain = assistant._graph()
-    return assistant.ask(question)[1]
+    """Ask with the local engine's layout and a model that says `reply`."""
+    return _local_assistant(make_assistant, GenericFakeChatModel(messages=iter([AIMessage(reply)]))).ask(question)[1]
 
 
 @pytest.mark.parametrize(("question", "reply", "evidence"), [

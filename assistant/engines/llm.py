@@ -134,18 +134,18 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
         claim = _MARKER.sub("", sentence).strip()
         if not claim:
             continue
-        checked = Claim.of(claim, question)
         if infer:
             # The evidence is the scorer's sentences, best first: cite the best-ranked one that holds the claim
             # (small models drop markers or point at a weaker sentence); with none, the model's own marker stays
             # and verification flags the sentence.
-            backing = next((i for i, p in enumerate(passages) if checked.support(p.text) >= SUPPORT_THRESHOLD), None)
+            backing = next((i for i, p in enumerate(passages) if support(claim, p.text, question) >= SUPPORT_THRESHOLD),
+                           None)
             if backing is not None:
                 markers = [backing + 1]
         numbers = []
         for marker in dict.fromkeys(markers):
             passage = passages[marker - 1] if 0 < marker <= len(passages) else None
-            quotes.append(_quote_for(claim, checked, passage, document_text))
+            quotes.append(_quote_for(claim, passage, document_text, question))
             numbers.append(len(quotes))
         body, stop = (claim[:-1], claim[-1]) if claim[-1:] in ".!?" else (claim, "")
         sentences.append(body + "".join(f" [{n}]" for n in numbers) + stop)
@@ -172,32 +172,19 @@ def _numbers(text: str) -> set[str]:
     return digits | {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
 
 
-class Claim:
-    """What an answer sentence asserts, as checked against a source sentence: its own words, or for a bare
-    "Yes"/"No" the question's words with that polarity."""
-
-    def __init__(self, text: str, polarity: str | None = None):
-        self.text, self.polarity = text, polarity
-
-    @classmethod
-    def of(cls, sentence: str, question: str = "") -> Claim:
-        match = _YES_NO.match(sentence.strip())
-        if match and question:
-            rest = match.group(2)
-            if _stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": the words say it
-                return cls(rest)
-            return cls(question, match.group(1).lower())
-        return cls(sentence)
-
-    def support(self, source: str) -> float:
-        if self.polarity is not None and (self.polarity == "no") != bool(_NEGATION.search(source)):
-            return 0.0
-        return support(self.text, source)
-
-
-def support(claim: str, source: str) -> float:
+def support(claim: str, source: str, question: str = "") -> float:
     """How much of a claim a source sentence holds: the share of its content words (stemmed) found there,
-    and 0 when the claim has a number the source lacks."""
+    and 0 when the claim has a number the source lacks. A bare "Yes" or "No" (given the question) claims the
+    question's proposition: the source must hold the question's words, with a negation for "No" and none for "Yes"."""
+    yes_no = _YES_NO.match(claim.strip()) if question else None
+    if yes_no:
+        rest = yes_no.group(2)
+        if _stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": its own words say it
+            claim = rest
+        elif (yes_no.group(1).lower() == "no") != bool(_NEGATION.search(source)):
+            return 0.0
+        else:
+            claim = question
     numbers = _numbers(claim)
     if not numbers <= _numbers(source):
         return 0.0
@@ -207,7 +194,7 @@ def support(claim: str, source: str) -> float:
     return len(words & _stems(source)) / len(words)
 
 
-def _quote_for(claim: str, checked: Claim, passage, document_text: Callable[[str], str]) -> Quote:
+def _quote_for(claim: str, passage, document_text: Callable[[str], str], question: str = "") -> Quote:
     if passage is None:
         return Quote(document="", title="(no such passage)", start=0, end=0, text=claim)
     text = document_text(passage.document_id)
@@ -220,7 +207,7 @@ def _quote_for(claim: str, checked: Claim, passage, document_text: Callable[[str
     for start, end, _ in sentence_spans(text):
         if end <= passage.start or start >= passage.end:
             continue
-        score = checked.support(text[start:end])
+        score = support(claim, text[start:end], question)
         if score > best_score:
             best, best_score = (start, end), score
     if best is None or best_score < SUPPORT_THRESHOLD:
