@@ -1,18 +1,20 @@
 """One huge text file through Index.add: time, chunks and peak memory (the store's share).
 
-Writes a --megabytes text file of random news-like sentences (benchmarks/results/, git-ignored), then indexes it
-into a fresh embedded store with Index.add and reports the process's peak RSS as it goes. The embedding model is
-replaced by a deterministic hash embedder (same name and dimension as bge), so what is measured is loading,
-chunking, batching and Chroma — the part the project controls; the real model adds its own ~300 MB and about
-an hour of CPU for 50 MB (~37 chunks/s on 2 cores, benchmarks/indexing.py).
+Writes a --megabytes text file of random news-like sentences (benchmarks/results/, git-ignored, or --file), then
+indexes it into a fresh embedded store with Index.add and reports the process's peak RSS as it goes. The embedding
+model is replaced by a deterministic hash embedder (same name and dimension as bge), so what is measured is loading,
+chunking, batching and Chroma — the part the project controls; the real model adds its own ~300 MB and about an hour
+of CPU for 50 MB (~37 chunks/s on 2 cores, benchmarks/indexing.py). `--json` prints the figures as one JSON line
+(tests/test_index.py runs it so, with large chunks to keep it short).
 
-    python benchmarks/bigfile.py [--megabytes 50]
+    python benchmarks/bigfile.py [--megabytes 50] [--chunk-size 500] [--file PATH] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import resource
 import tempfile
@@ -63,26 +65,40 @@ def write_file(path: Path, megabytes: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--megabytes", type=int, default=50)
+    p.add_argument("--chunk-size", type=int, default=StoreSettings().chunk_size)
+    p.add_argument("--file", type=Path, help="the text file to write (if missing) and index")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON line, nothing else")
     args = p.parse_args()
-    path = RESULTS / f"bigfile-{args.megabytes}mb.txt"
+    say = (lambda *a, **k: None) if args.json else print
+    path = args.file or RESULTS / f"bigfile-{args.megabytes}mb.txt"
     if not path.exists():
         write_file(path, args.megabytes)
     started = time.perf_counter()
     document = load_file(path)
-    print(f"loaded {path.name}: {len(document.text):,} characters, peak RSS {peak_mb()} MB", flush=True)
+    loaded = peak_mb()
+    say(f"loaded {path.name}: {len(document.text):,} characters, peak RSS {loaded} MB", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-bigfile-") as tmp:
-        index = Index(StoreSettings(store=Path(tmp)), HashEmbeddings())
-        marks = []
+        index = Index(StoreSettings(store=Path(tmp), chunk_size=args.chunk_size), HashEmbeddings())
+        marks, last = [], [0, 0]
 
         def progress(done: int, total: int) -> None:
+            last[:] = done, total
             if not marks or done - marks[-1][0] >= 20_000 or done == total:
                 marks.append((done, time.perf_counter() - started, peak_mb()))
-                print(f"  {done:,}/{total:,} chunks, {marks[-1][1]:.0f} s, peak RSS {marks[-1][2]} MB", flush=True)
+                say(f"  {done:,}/{total:,} chunks, {marks[-1][1]:.0f} s, peak RSS {marks[-1][2]} MB", flush=True)
 
         report = index.add([document], progress)
-        elapsed = time.perf_counter() - started
-    print(f"\n| file | chunks | time (hash embedder) | peak RSS |\n|---|---|---|---|\n"
-          f"| {args.megabytes} MB | {report.chunks_embedded:,} | {elapsed:.0f} s | {peak_mb():,} MB |")
+        elapsed, indexed = time.perf_counter() - started, peak_mb()
+        stored = index.document(document.id).text == document.text
+    figures = {"megabytes": round(len(document.text) / 1e6, 1), "chunk_size": args.chunk_size,
+               "chunks": report.chunks_embedded, "seconds": round(elapsed, 1), "peak_after_load_mb": loaded,
+               "peak_mb": indexed, "text_read_back": stored, "progress": last}
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"\n| file | chunk size | chunks | time (hash embedder) | peak RSS after loading | peak RSS | text read back |"
+          f"\n|---|---|---|---|---|---|---|\n| {figures['megabytes']} MB | {args.chunk_size} | {report.chunks_embedded:,} "
+          f"| {elapsed:.0f} s | {loaded:,} MB | {figures['peak_mb']:,} MB | {'exact' if stored else 'DIFFERS'} |")
 
 
 if __name__ == "__main__":

@@ -98,9 +98,14 @@ def chunk_document(document: Document, size: int = DEFAULT_CHUNK_SIZE, overlap: 
     A chunk starts a fresh paragraph when the paragraph would not fit in what is left of it,
     and a sentence is cut only when it alone is longer than `size`.
     """
+    return [make_chunk(document, start, end) for start, end in chunk_spans(document.text, size, overlap)]
+
+
+def chunk_spans(text: str, size: int = DEFAULT_CHUNK_SIZE, overlap: int = DEFAULT_CHUNK_OVERLAP) -> list[tuple[int, int]]:
+    """The (start, end) of each chunk `chunk_document` makes, without the chunks: a huge text's spans are cheap
+    to hold while its chunks are made a few at a time."""
     if size < 1 or not 0 <= overlap < size:
         raise ValueError(f"chunk size must be positive and overlap in [0, size); got size={size}, overlap={overlap}")
-    text = document.text
     units: list[tuple[int, int, bool]] = []
     for start, end, new_paragraph in sentence_spans(text):
         for i, (s, e) in enumerate(_cut_long(text, start, end, size)):
@@ -124,7 +129,7 @@ def chunk_document(document: Document, size: int = DEFAULT_CHUNK_SIZE, overlap: 
             while back - 1 > first and chunk_end - units[back - 1][0] <= overlap:
                 back -= 1
             i = back
-    return [_make_chunk(document, start, end) for start, end in spans]
+    return spans
 
 
 def _paragraph_end(units: list[tuple[int, int, bool]], i: int, chunk_start: int, size: int) -> int | None:
@@ -136,7 +141,7 @@ def _paragraph_end(units: list[tuple[int, int, bool]], i: int, chunk_start: int,
     return end if end - chunk_start <= size else None
 
 
-def _make_chunk(document: Document, start: int, end: int) -> Chunk:
+def make_chunk(document: Document, start: int, end: int) -> Chunk:
     text = document.text[start:end]
     digest = hashlib.sha256(f"{start}:{end}:{text}".encode()).hexdigest()[:16]
     return Chunk(id=f"{document.id}:{digest}", document_id=document.id, start=start, end=end, text=text)

@@ -1,4 +1,5 @@
-"""The Chroma index: one collection of chunk vectors, one of whole documents, guarded against mixed models."""
+"""The Chroma index: one collection of chunk vectors, one of documents and one of their texts, guarded against
+mixed models."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel
 
-from store.chunking import Chunk, chunk_document
+from store.chunking import Chunk, chunk_spans, make_chunk
 from store.config import StoreSettings
 from store.documents import Document, LoadError, bundled_document, load_paths
 from store.encoders import OnnxEmbeddings
@@ -29,6 +31,10 @@ SCHEMA_VERSION = 1
 LOCK_FILE, GENERATION_FILE = "assistant-write.lock", "assistant-generation"
 WRITING, DONE = "writing", "done"  # a document record's state: its chunks are being written / all written
 GROUP_CHUNKS = 1024  # chunks embedded together: large enough for full batches, small enough to bound memory
+# A document's text is kept in parts of this many characters, and written at most this many at a time: Chroma
+# needs ~15 times a write's text in memory, so a 50 MB text written whole would cost ~0.75 GB.
+TEXT_PART = 1_000_000
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -253,9 +259,25 @@ def _reading(method):
     return wrapper
 
 
-def _batched(items: Sequence, size: int) -> Iterable[Sequence]:
-    for at in range(0, len(items), size):
-        yield items[at : at + size]
+def _text_key(document: Document) -> str:
+    """What a document's record and its text parts share: which version of the text they hold."""
+    return document.sha256[:16]
+
+
+def _batched(items: Iterable[T], size: int, characters: Callable[[T], int] | None = None) -> Iterator[list[T]]:
+    """Consecutive runs of at most `size` items and, if `characters` is given, of at most TEXT_PART characters
+    (an item larger than that alone). Items are taken as needed, so a generator is never held whole."""
+    batch: list[T] = []
+    held = 0
+    for item in items:
+        cost = characters(item) if characters else 0
+        if batch and (len(batch) == size or held + cost > TEXT_PART):
+            yield batch
+            batch, held = [], 0
+        batch.append(item)
+        held += cost
+    if batch:
+        yield batch
 
 
 class Index:
@@ -268,6 +290,7 @@ class Index:
         self.client = client if client is not None else self._connect()
         self._chunks = self._open(settings.collection, space=True)
         self._documents = self._open(f"{settings.collection}-documents", space=False)
+        self._texts = self._open(f"{settings.collection}-texts", space=False)
         self._max_batch = self.client.get_max_batch_size()
         self._generation = 0  # bumped by every write of this process
         self._catalog: Catalog | None = None
@@ -290,6 +313,7 @@ class Index:
             self.client = client
             self._chunks = self._open(self.settings.collection, space=True)
             self._documents = self._open(f"{self.settings.collection}-documents", space=False)
+            self._texts = self._open(f"{self.settings.collection}-texts", space=False)
             self._catalog = None
 
     @property
@@ -339,11 +363,8 @@ class Index:
     @_reading
     def document(self, document_id: str) -> Document | None:
         """The document with its full text as indexed, or None."""
-        got = self._documents.get(ids=[document_id], include=["documents", "metadatas"])
-        if not got["ids"]:
-            return None
-        meta = got["metadatas"][0]
-        return Document(id=document_id, title=meta["title"], text=got["documents"][0], source=meta["source"])
+        return next(iter(_stored_documents(self._documents.get(ids=[document_id], include=["documents", "metadatas"]),
+                                           self._texts)), None)
 
     @_reading
     def catalog(self, max_age: float = 1.0) -> Catalog:
@@ -447,16 +468,16 @@ class Index:
         if documents:
             got = self._documents.get(ids=[d.id for d in documents], include=["metadatas"])
             known = {i: m["sha256"] for i, m in zip(got["ids"], got["metadatas"], strict=True)}
-        pending: list[tuple[Document, list[Chunk]]] = []
+        pending: list[tuple[Document, list[tuple[int, int]]]] = []  # chunks as spans: made a slice at a time
         for document in documents:
             if known.get(document.id) == document.sha256:
                 report.unchanged.append(document.id)
                 continue
-            chunks = chunk_document(document, self.settings.chunk_size, self.settings.chunk_overlap)
-            pending.append((document, chunks))
+            spans = chunk_spans(document.text, self.settings.chunk_size, self.settings.chunk_overlap)
+            pending.append((document, spans))
             (report.updated if document.id in known else report.added).append(document.id)
 
-        total = sum(len(chunks) for _, chunks in pending)
+        total = sum(len(spans) for _, spans in pending)
         done = 0
 
         def advance(n: int) -> None:
@@ -465,7 +486,7 @@ class Index:
             if progress:
                 progress(done, total)
 
-        group: list[tuple[Document, list[Chunk]]] = []
+        group: list[tuple[Document, list[tuple[int, int]]]] = []
         for item in pending:
             group.append(item)
             if sum(len(c) for _, c in group) >= GROUP_CHUNKS:
@@ -477,82 +498,109 @@ class Index:
 
     def _interrupted(self) -> list[Document]:
         """Documents whose write a killed process did not finish (their record still says `writing`)."""
-        got = self._documents.get(where={"state": WRITING}, include=["documents", "metadatas"])
-        return [Document(id=i, title=m["title"], text=t, source=m["source"])
-                for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        return _stored_documents(self._documents.get(where={"state": WRITING}, include=["documents", "metadatas"]),
+                                 self._texts)
 
     def _write_group(self, group, report: IndexReport, advance: Callable[[int], None]) -> None:
         """Embed and write a group of documents, GROUP_CHUNKS chunks at a time (a huge file costs bounded memory).
 
-        The document records go in first, marked `writing` and with their new text, then the new chunks slice
-        by slice, then the stale ones out, and the finished records last. If a write fails, the chunks this call
-        added are deleted again and the records restored, so a failed document leaves nothing behind; if the
-        process is killed, the next `add` finds the `writing` records and writes those documents again (chunk
-        ids are content-derived, so nothing is doubled and stale chunks go).
+        The new texts go in first (in parts, beside the old ones), then the document records, marked `writing` and
+        pointing at their new text, then the new chunks slice by slice, the stale ones out, the finished records,
+        and last the old texts out. If a write fails, the chunks and texts this call added are deleted again and
+        the records restored, so a failed document leaves nothing behind; if the process is killed, the next `add`
+        finds the `writing` records and writes those documents again (chunk ids are content-derived, so nothing
+        is doubled and stale chunks go).
         """
         self._generation += 1
         ids = [d.id for d, _ in group]
-        rows = [(row, chunk) for row, (_, chunks) in enumerate(group) for chunk in chunks]
-        before = self._documents.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        rows = [(row, start, end) for row, (_, spans) in enumerate(group) for start, end in spans]
+        before = self._documents.get(ids=ids, include=["metadatas", "embeddings"])
         old = set(self._chunks.get(where={"doc": {"$in": ids}}, include=[])["ids"])
-        stale = sorted(old - {chunk.id for _, chunk in rows})
+        new: set[str] = set()
         placeholder = np.zeros((len(group), self.embeddings.dimension), dtype=np.float32)
         placeholder[:, 0] = 1.0  # a record needs a vector; the real one (the chunks' mean) comes with `done`
-        self._documents.upsert(
-            ids=ids, embeddings=placeholder, documents=[document.text for document, _ in group],
-            metadatas=[
-                {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
-                 "characters": len(document.text), "indexed_at": 0.0, "state": WRITING}
-                for document, _ in group
-            ],
-        )
         added: list[str] = []
         sums = np.zeros((len(group), self.embeddings.dimension), dtype=np.float64)
         try:
+            self._write_texts([document for document, _ in group])
+            self._documents.upsert(
+                ids=ids, embeddings=placeholder,
+                metadatas=[
+                    {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
+                     "characters": len(document.text), "indexed_at": 0.0, "state": WRITING,
+                     "text_sha": _text_key(document)}
+                    for document, _ in group
+                ],
+            )
             for at in range(0, len(rows), GROUP_CHUNKS):
-                part = rows[at : at + GROUP_CHUNKS]
+                part = [(row, make_chunk(group[row][0], start, end)) for row, start, end in rows[at : at + GROUP_CHUNKS]]
+                new.update(chunk.id for _, chunk in part)
                 vectors = self.embeddings.embed([chunk.text for _, chunk in part], advance)
                 np.add.at(sums, [row for row, _ in part], vectors)
                 fresh = [i for i, (_, chunk) in enumerate(part) if chunk.id not in old]
-                for batch in _batched(fresh, self._max_batch):
+                for batch in _batched(fresh, self._max_batch, lambda i: len(part[i][1].text)):
                     self._chunks.upsert(
                         ids=[part[i][1].id for i in batch],
-                        embeddings=vectors[list(batch)],
+                        embeddings=vectors[batch],
                         documents=[part[i][1].text for i in batch],
                         metadatas=[{"doc": ids[part[i][0]], "start": part[i][1].start, "end": part[i][1].end}
                                    for i in batch],
                     )
                     added.extend(part[i][1].id for i in batch)
+            stale = sorted(old - new)
             for batch in _batched(stale, self._max_batch):
-                self._chunks.delete(ids=list(batch))
+                self._chunks.delete(ids=batch)
             centroids = (sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float32)
-            # the text went in with the `writing` record: an update without it (a 50 MB text costs ~0.5 GB to write)
             self._documents.update(
                 ids=ids, embeddings=centroids,
                 metadatas=[
                     {"title": document.title, "source": document.source, "sha256": document.sha256,
-                     "chunks": len(chunks), "characters": len(document.text), "indexed_at": time.time(),
-                     "state": DONE}
-                    for document, chunks in group
+                     "chunks": len(spans), "characters": len(document.text), "indexed_at": time.time(),
+                     "state": DONE, "text_sha": _text_key(document)}
+                    for document, spans in group
                 ],
             )
+            self._drop_unused_texts(ids)
         except BaseException:
             self._undo(ids, before, added)
             raise
         report.chunks_embedded += len(rows)
         report.chunks_removed += len(stale)
 
+    def _write_texts(self, documents: Sequence[Document]) -> None:
+        """Write the documents' texts in parts of TEXT_PART characters, keyed by the text's hash so that a
+        document's earlier text stays readable until its record points at the new one."""
+        parts = (
+            (f"{document.id}@{_text_key(document)}#{number}", document.text[at : at + TEXT_PART],
+             {"doc": document.id, "text_sha": _text_key(document), "part": number})
+            for document in documents for number, at in enumerate(range(0, len(document.text) or 1, TEXT_PART))
+        )
+        for batch in _batched(parts, self._max_batch, lambda part: len(part[1])):
+            self._texts.upsert(ids=[i for i, _, _ in batch], embeddings=np.ones((len(batch), 1), dtype=np.float32),
+                               documents=[t for _, t, _ in batch], metadatas=[m for _, _, m in batch])
+
+    def _drop_unused_texts(self, ids: list[str]) -> None:
+        """Delete the text parts of these documents that their records (if any) no longer point at."""
+        got = self._documents.get(ids=ids, include=["metadatas"])
+        used = {(i, m.get("text_sha")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        parts = self._texts.get(where={"doc": {"$in": ids}}, include=["metadatas"])
+        unused = [p for p, m in zip(parts["ids"], parts["metadatas"], strict=True) if (m["doc"], m["text_sha"]) not in used]
+        for batch in _batched(unused, self._max_batch):
+            self._texts.delete(ids=batch)
+
     def _undo(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
-        """Take back a failed group write: its new chunks out, the documents' earlier records back (or none).
-        If that fails too (a full disk), the records stay marked `writing` and the next `add` finishes them."""
+        """Take back a failed group write: its new chunks and texts out, the documents' earlier records back (or
+        none). If that fails too (a full disk), the records stay marked `writing` and the next `add` finishes them."""
         with suppress(Exception):
             for part in _batched(added_chunks, self._max_batch):
-                self._chunks.delete(ids=list(part))
+                self._chunks.delete(ids=part)
             if before["ids"]:
+                # Chroma merges metadata: a record that had no `text_sha` (it holds its own text) must lose it again
                 self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"],
-                                       documents=before["documents"], metadatas=before["metadatas"])
+                                       metadatas=[{**m, "text_sha": m.get("text_sha")} for m in before["metadatas"]])
             if new := [i for i in ids if i not in set(before["ids"])]:
                 self._documents.delete(ids=new)
+            self._drop_unused_texts(ids)
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
@@ -562,7 +610,25 @@ class Index:
             existed = bool(self._documents.get(ids=[document_id], include=[])["ids"])
             self._chunks.delete(where={"doc": document_id})
             self._documents.delete(ids=[document_id])
+            self._texts.delete(where={"doc": document_id})
             return existed
+
+
+def _stored_documents(records: dict, texts) -> list[Document]:
+    """The documents of records got from the documents collection (with documents and metadatas), each with its
+    text joined from its parts in `texts` (a record written before texts were kept in parts holds its own)."""
+    keys = {i: m.get("text_sha") for i, m in zip(records["ids"], records["metadatas"], strict=True)}
+    parts: dict[str, list[tuple[int, str]]] = {}
+    if texts is not None and (wanted := [i for i, key in keys.items() if key]):
+        got = texts.get(where={"doc": {"$in": wanted}}, include=["documents", "metadatas"])
+        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
+            if keys[meta["doc"]] == meta["text_sha"]:
+                parts.setdefault(meta["doc"], []).append((meta["part"], text))
+    return [
+        Document(id=i, title=m["title"], source=m["source"],
+                 text="".join(text for _, text in sorted(parts.get(i, []))) if keys[i] else (legacy or ""))
+        for i, m, legacy in zip(records["ids"], records["metadatas"], records["documents"], strict=True)
+    ]
 
 
 def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, progress=None) -> IndexReport:
@@ -602,14 +668,12 @@ def _move_aside(folder: Path) -> Path:
 def _rebuild_from(client, settings: StoreSettings, embeddings: OnnxEmbeddings | None, progress) -> IndexReport:
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
     kept: list[Document] = []
-    docs_name = f"{settings.collection}-documents"
+    docs_name, texts_name = f"{settings.collection}-documents", f"{settings.collection}-texts"
     if docs_name in names:
-        got = client.get_collection(docs_name, embedding_function=None).get(include=["documents", "metadatas"])
-        kept = [
-            Document(id=i, title=m["title"], text=t, source=m["source"])
-            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
-    for name in (settings.collection, docs_name):
+        texts = client.get_collection(texts_name, embedding_function=None) if texts_name in names else None
+        kept = _stored_documents(
+            client.get_collection(docs_name, embedding_function=None).get(include=["documents", "metadatas"]), texts)
+    for name in (settings.collection, docs_name, texts_name):
         if name in names:
             client.delete_collection(name)
     index = Index(settings, embeddings, client)

@@ -1,5 +1,8 @@
 """The Chroma index, embedded and on a real server: idempotent, replacing, guarded against mixed models."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,64 @@ def test_a_document_that_fails_to_store_leaves_no_chunks(index):
     assert not _chunk_ids(index, doomed.id)
 
 
+def test_a_long_text_is_kept_in_parts_read_back_exactly_and_its_old_parts_go(index, monkeypatch):
+    monkeypatch.setattr("store.index.TEXT_PART", 1000)  # parts of 1,000 characters, so the article takes several
+    original = bundled_document()
+    notes = text_document("Zorbland's capital is Quux. " * 10, title="Notes")
+    index.add([original, notes])
+    parts = -(-len(original.text) // 1000) + 1
+    assert index.document(original.id).text == original.text and index._texts.count() == parts
+
+    edited = Document(id=original.id, title=original.title, text=original.text[:2500] + " The talks resumed.")
+    index.add([edited])
+    assert index.document(original.id).text == edited.text
+    assert index._texts.count() == 3 + 1  # the earlier text's parts are gone
+
+    index.remove(original.id)
+    assert index._texts.count() == 1 and index.document(notes.id).text == notes.text
+
+
+def test_a_store_from_before_texts_were_kept_in_parts_still_reads_updates_and_rebuilds(settings, embeddings):
+    index = Index(settings, embeddings)
+    original = bundled_document()
+    index.add([original])
+    # the record as the previous release wrote it: the text in the record itself, and no parts
+    vector = index._documents.get(ids=[original.id], include=["embeddings"])["embeddings"]
+    index._documents.update(ids=[original.id], embeddings=vector, documents=[original.text], metadatas=[{"text_sha": None}])
+    index._texts.delete(where={"doc": original.id})
+    assert index.document(original.id).text == original.text
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    edited = Document(id=original.id, title=original.title, text=original.text.replace("34 dead", "40 dead"))
+    upsert, index._chunks.upsert = index._chunks.upsert, fail
+    with pytest.raises(RuntimeError):
+        index.add([edited])
+    assert index.document(original.id).text == original.text  # a failed update leaves the old record as it was
+    index._chunks.upsert = upsert
+    index.add([edited])
+    assert index.document(original.id).text == edited.text
+
+    resized = settings.model_copy(update={"chunk_size": 300, "chunk_overlap": 50})
+    rebuild(resized, embeddings)
+    assert Index(resized, embeddings).document(original.id).text == edited.text
+
+
+def test_a_50_mb_file_indexes_in_bounded_memory(tmp_path):
+    # benchmarks/bigfile.py with a stand-in embedder (the real model would take an hour) and large chunks (so
+    # Chroma writes 6,500 chunks rather than 130,000): what is left is loading, chunking and writing the text
+    script = Path(__file__).parents[1] / "benchmarks" / "bigfile.py"
+    run = subprocess.run([sys.executable, str(script), "--megabytes", "50", "--chunk-size", "8000", "--json",
+                          "--file", str(tmp_path / "big.txt")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout)
+    assert figures["megabytes"] >= 50 and figures["text_read_back"] is True
+    assert figures["progress"] == [figures["chunks"], figures["chunks"]] and figures["chunks"] > 6000
+    # holding the text, its chunk spans and one slice of chunks; writing the text whole took ~800 MB more
+    assert figures["peak_mb"] - figures["peak_after_load_mb"] < 250, figures
+
+
 def test_removing_a_document_removes_its_chunks(index):
     notes = text_document("Zorbland's capital is Quux.", title="Notes")
     index.add([bundled_document(), notes])
@@ -92,7 +153,7 @@ def test_other_chunking_is_refused_and_rebuild_reembeds_every_document(settings,
 
 def test_collections_never_use_chromas_default_embedding_function(index):
     index.ensure_bundled()
-    for collection in (index._chunks, index._documents):
+    for collection in (index._chunks, index._documents, index._texts):
         assert collection._embedding_function is None
         with pytest.raises(Exception):
             collection.query(query_texts=["anything"], n_results=1)  # would need a downloaded model

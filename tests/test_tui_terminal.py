@@ -68,3 +68,17 @@ def test_ask_follow_up_quit_and_resume_in_a_real_terminal(tmp_path):
     again.wait_for(r"34 dead .* And the Azerbaijani side\? .*two civilian deaths", pane="conversation")
     assert f"conversation {conversation}" in again.text
     assert again.quit() == 0
+
+
+def test_indexing_a_file_shows_a_progress_bar_in_a_terminal(tmp_path):
+    report = tmp_path / "harbour.txt"
+    report.write_text("\n\n".join(" ".join(f"Ship {n} of convoy {p} docked at berth {n % 7} after the storm."
+                                           for n in range(12)) for p in range(120)), encoding="utf-8")
+    env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=str(tmp_path / "store"))
+    term = Terminal(["index", str(report)], env)
+    done, total = map(int, term.wait_for(r"embedding .*━.* (\d+)/(\d+) chunks", timeout=300).groups())
+    assert 0 <= done < total
+    term.wait_for(rf"1 added, 0 updated, 0 unchanged, 0 removed; {total} chunks embedded", timeout=300)
+    term.child.expect(pexpect.EOF, timeout=30)
+    term.child.close()
+    assert term.child.exitstatus == 0
