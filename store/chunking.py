@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
@@ -46,7 +47,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, starts_paragraph) of each sentence, white space excluded, in order."""
-    spans: list[tuple[int, int, bool]] = []
+    return list(_sentence_spans(text))
+
+
+def _sentence_spans(text: str) -> Iterator[tuple[int, int, bool]]:
     for para_start, para_end in _paragraphs(text):
         start = para_start
         first = True
@@ -55,12 +59,11 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
             if text[match.start()] == "." and match.end() - match.start() == 1 and _is_abbreviation(text, match.start()):
                 continue
             if text[start:end].strip():
-                spans.append((*_strip(text, start, end), first))
+                yield *_strip(text, start, end), first
                 first = False
             start = end
         if text[start:para_end].strip():
-            spans.append((*_strip(text, start, para_end), first))
-    return spans
+            yield *_strip(text, start, para_end), first
 
 
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
@@ -106,38 +109,41 @@ def chunk_spans(text: str, size: int = DEFAULT_CHUNK_SIZE, overlap: int = DEFAUL
     to hold while its chunks are made a few at a time."""
     if size < 1 or not 0 <= overlap < size:
         raise ValueError(f"chunk size must be positive and overlap in [0, size); got size={size}, overlap={overlap}")
-    units: list[tuple[int, int, bool]] = []
-    for start, end, new_paragraph in sentence_spans(text):
+    # the units (sentences, long ones cut) as flat arrays: a 50 MB text has ~560,000 of them
+    starts, ends, opens = array("q"), array("q"), bytearray()  # opens[i]: unit i starts a paragraph
+    for start, end, new_paragraph in _sentence_spans(text):
         for i, (s, e) in enumerate(_cut_long(text, start, end, size)):
-            units.append((s, e, new_paragraph and i == 0))
+            starts.append(s)
+            ends.append(e)
+            opens.append(new_paragraph and i == 0)
 
     spans: list[tuple[int, int]] = []
     i = 0
-    while i < len(units):
+    while i < len(starts):
         first = i
-        chunk_start, chunk_end = units[i][0], units[i][1]
+        chunk_start, chunk_end = starts[i], ends[i]
         i += 1
-        while i < len(units) and units[i][1] - chunk_start <= size:
-            if units[i][2] and _paragraph_end(units, i, chunk_start, size) is None and chunk_end - chunk_start > size // 2:
+        while i < len(starts) and ends[i] - chunk_start <= size:
+            if opens[i] and _paragraph_end(ends, opens, i, chunk_start, size) is None and chunk_end - chunk_start > size // 2:
                 break  # the next paragraph would be split: start it in a new chunk
-            chunk_end = units[i][1]
+            chunk_end = ends[i]
             i += 1
         spans.append((chunk_start, chunk_end))
-        if i < len(units) and overlap:
+        if i < len(starts) and overlap:
             # step back over whole sentences that fit in the overlap, never to the chunk's own start
             back = i
-            while back - 1 > first and chunk_end - units[back - 1][0] <= overlap:
+            while back - 1 > first and chunk_end - starts[back - 1] <= overlap:
                 back -= 1
             i = back
     return spans
 
 
-def _paragraph_end(units: list[tuple[int, int, bool]], i: int, chunk_start: int, size: int) -> int | None:
+def _paragraph_end(ends: array, opens: bytearray, i: int, chunk_start: int, size: int) -> int | None:
     """The end of the paragraph starting at unit i, if it fits in a chunk starting at chunk_start."""
     j = i + 1
-    while j < len(units) and not units[j][2]:
+    while j < len(ends) and not opens[j]:
         j += 1
-    end = units[j - 1][1]
+    end = ends[j - 1]
     return end if end - chunk_start <= size else None
 
 

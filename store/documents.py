@@ -31,7 +31,10 @@ class Document(BaseModel):
 
     @cached_property
     def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256()
+        for at in range(0, len(self.text), 1 << 20):  # a slice at a time: a huge text is not encoded whole
+            digest.update(self.text[at : at + (1 << 20)].encode("utf-8"))
+        return digest.hexdigest()
 
 
 class LoadError(Exception):
