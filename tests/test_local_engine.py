@@ -17,7 +17,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from assistant.engines.llamacpp import LlamaCppChat
-from assistant.engines.llm import LLMEngine
+from assistant.engines.llm import LLMEngine, concise
 from assistant.engines.local_models import MODELS, LocalModel, ModelInstallError, assemble
 from assistant.service import AssistantSettings
 
@@ -211,3 +211,27 @@ def test_short_answers_the_evidence_does_not_say_are_flagged(make_assistant, que
     turn = _local_turn(make_assistant, question, reply)
     assert turn.unsupported == [reply]
     assert not any(c.verified for c in turn.citations)
+
+
+@pytest.mark.parametrize(("question", "reply", "shown"), [
+    ("Did they kill children, too?", "Yes, they did. [1]", "Yes [1]"),
+    ("Was it safe?", "No, it was not [1].", "No [1]"),
+    ("Who did she text?", "She texted a friend [2].", "a friend. [2]"),
+    ("Who is Peter Tatchell?", "Peter Tatchell is a gay rights activist [1]", "a gay rights activist [1]"),
+    # kept whole: new words after "Yes", a name, a cut before "not", nothing but the question's words, two sentences
+    ("Any other charges?", "Yes, conspiracy and group theft [1]", "Yes, conspiracy and group theft [1]"),
+    ("What is it about according to Max?", "Max Records plays Max [1]", "Max Records plays Max [1]"),
+    ("What did he do with the money?", "He did not see a penny. [1]", "He did not see a penny. [1]"),
+    ("Who is Vonderrit Deondre Myers?", "Vonderrit Deondre Myers [1]", "Vonderrit Deondre Myers [1]"),
+    ("What did he do?", "He left. He came back [1].", "He left. He came back [1]."),
+])
+def test_an_answer_drops_the_words_that_only_restate_the_question(question, reply, shown):
+    assert concise(reply, question) == shown
+
+
+def test_a_restating_answer_is_shown_short_and_cited(make_assistant):
+    turn = _local_turn(make_assistant, "Did the authorities accept the ceasefire proposed by Russia?",
+                       "Yes, the authorities accepted the ceasefire. [1]")
+    assert turn.answer == "Yes [1]" and turn.unsupported == []
+    [citation] = turn.citations
+    assert citation.verified and "accepted this Wednesday a ceasefire" in citation.quote

@@ -115,8 +115,47 @@ class LLMEngine:
             return scored
         if not text or text.upper().startswith(NOT_IN_DOCUMENTS):
             return Draft(text="", quotes=[], refused=True)
+        if self.sentences:
+            text = concise(text, evidence.question)
         return cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences),
                                question=evidence.question)
+
+
+_TOKEN = re.compile(r"[\w'’-]+")
+_NO_CUT_BEFORE = frozenset({"of", "s", "not", "never", "no"})  # a cut there leaves a fragment or flips the sense
+
+
+def concise(answer: str, question: str) -> str:
+    """A one-sentence answer without the words that only restate the question, as the prompt asks ("the
+    fewest words"): "Yes, they did." is "Yes", and "She texted a friend." to "Who did she text?" is "a friend."
+
+    Only a leading run of at least two of the question's words is dropped, never inside a name ("Max Records"),
+    and only when what is left has words of its own. A longer answer is left as it is.
+    """
+    body = _MARKER.sub("", answer).strip()
+    if len(sentence_spans(body)) != 1:
+        return answer
+    yes_no = _YES_NO.match(body)
+    if yes_no:
+        rest = yes_no.group(2)
+        restated = rest.strip() and _stems(rest) <= _stems(question) and _numbers(rest) <= _numbers(question)
+        return yes_no.group(1).capitalize() + _markers(answer) if restated else answer
+    asked = {_STEMMER.stemWord(w.lower()) for w in _TOKEN.findall(question)}
+    tokens = list(_TOKEN.finditer(body))
+    k = 0
+    while k < len(tokens) and _STEMMER.stemWord(tokens[k].group().lower()) in asked:
+        k += 1
+    if k < 2 or k == len(tokens):
+        return answer
+    last, first = tokens[k - 1].group(), tokens[k].group()
+    rest = body[tokens[k].start() :]
+    if (last[0].isupper() and first[0].isupper()) or first.lower() in _NO_CUT_BEFORE:
+        return answer
+    return rest + _markers(answer) if _stems(rest) or _numbers(rest) else answer
+
+
+def _markers(text: str) -> str:
+    return "".join(f" [{n}]" for n in dict.fromkeys(re.findall(r"\[(\d+)\]", text)))
 
 
 def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str], str], infer: bool = False,
