@@ -264,6 +264,10 @@ def _text_key(document: Document) -> str:
     return document.sha256[:16]
 
 
+def _part_count(document: Document) -> int:
+    return max(1, -(-len(document.text) // TEXT_PART))
+
+
 def _batched(items: Iterable[T], size: int, characters: Callable[[T], int] | None = None) -> Iterator[list[T]]:
     """Consecutive runs of at most `size` items and, if `characters` is given, of at most TEXT_PART characters
     (an item larger than that alone). Items are taken as needed, so a generator is never held whole."""
@@ -363,8 +367,18 @@ class Index:
     @_reading
     def document(self, document_id: str) -> Document | None:
         """The document with its full text as indexed, or None."""
-        return next(iter(_stored_documents(self._documents.get(ids=[document_id], include=["documents", "metadatas"]),
-                                           self._texts)), None)
+        for _ in range(3):
+            # the parts before the record: parts are written before the record that points at them, and the old
+            # ones deleted after it, so a text another process is replacing reads whole here or on the next try
+            parts = self._texts.get(where={"doc": document_id}, include=["documents", "metadatas"])
+            records = self._documents.get(ids=[document_id], include=["documents", "metadatas"])
+            if not records["ids"]:
+                return None
+            [document] = _stored_documents(records, parts)
+            if document is not None:
+                return document
+        raise StoreError(f"the text of {document_id} is incomplete in the index at {self.settings.location}; "
+                         f"index its file again with: assistant index PATH")
 
     @_reading
     def catalog(self, max_age: float = 1.0) -> Catalog:
@@ -498,8 +512,11 @@ class Index:
 
     def _interrupted(self) -> list[Document]:
         """Documents whose write a killed process did not finish (their record still says `writing`)."""
-        return _stored_documents(self._documents.get(where={"state": WRITING}, include=["documents", "metadatas"]),
-                                 self._texts)
+        records = self._documents.get(where={"state": WRITING}, include=["documents", "metadatas"])
+        if not records["ids"]:
+            return []
+        parts = self._texts.get(where={"doc": {"$in": records["ids"]}}, include=["documents", "metadatas"])
+        return [d for d in _stored_documents(records, parts) if d is not None]
 
     def _write_group(self, group, report: IndexReport, advance: Callable[[int], None]) -> None:
         """Embed and write a group of documents, GROUP_CHUNKS chunks at a time (a huge file costs bounded memory).
@@ -528,7 +545,7 @@ class Index:
                 metadatas=[
                     {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
                      "characters": len(document.text), "indexed_at": 0.0, "state": WRITING,
-                     "text_sha": _text_key(document)}
+                     "text_sha": _text_key(document), "text_parts": _part_count(document)}
                     for document, _ in group
                 ],
             )
@@ -556,7 +573,7 @@ class Index:
                 metadatas=[
                     {"title": document.title, "source": document.source, "sha256": document.sha256,
                      "chunks": len(spans), "characters": len(document.text), "indexed_at": time.time(),
-                     "state": DONE, "text_sha": _text_key(document)}
+                     "state": DONE, "text_sha": _text_key(document), "text_parts": _part_count(document)}
                     for document, spans in group
                 ],
             )
@@ -573,7 +590,7 @@ class Index:
         parts = (
             (f"{document.id}@{_text_key(document)}#{number}", document.text[at : at + TEXT_PART],
              {"doc": document.id, "text_sha": _text_key(document), "part": number})
-            for document in documents for number, at in enumerate(range(0, len(document.text) or 1, TEXT_PART))
+            for document in documents for number, at in enumerate(range(0, max(1, len(document.text)), TEXT_PART))
         )
         for batch in _batched(parts, self._max_batch, lambda part: len(part[1])):
             self._texts.upsert(ids=[i for i, _, _ in batch], embeddings=np.ones((len(batch), 1), dtype=np.float32),
@@ -597,7 +614,8 @@ class Index:
             if before["ids"]:
                 # Chroma merges metadata: a record that had no `text_sha` (it holds its own text) must lose it again
                 self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"],
-                                       metadatas=[{**m, "text_sha": m.get("text_sha")} for m in before["metadatas"]])
+                                       metadatas=[{**m, "text_sha": m.get("text_sha"), "text_parts": m.get("text_parts")}
+                                                  for m in before["metadatas"]])
             if new := [i for i in ids if i not in set(before["ids"])]:
                 self._documents.delete(ids=new)
             self._drop_unused_texts(ids)
@@ -614,21 +632,24 @@ class Index:
             return existed
 
 
-def _stored_documents(records: dict, texts) -> list[Document]:
+def _stored_documents(records: dict, parts: dict | None) -> list[Document | None]:
     """The documents of records got from the documents collection (with documents and metadatas), each with its
-    text joined from its parts in `texts` (a record written before texts were kept in parts holds its own)."""
+    text joined from its parts (got from the texts collection); a record written before texts were kept in parts
+    holds its own. None for a document whose parts are not all there (another process is replacing them)."""
     keys = {i: m.get("text_sha") for i, m in zip(records["ids"], records["metadatas"], strict=True)}
-    parts: dict[str, list[tuple[int, str]]] = {}
-    if texts is not None and (wanted := [i for i, key in keys.items() if key]):
-        got = texts.get(where={"doc": {"$in": wanted}}, include=["documents", "metadatas"])
-        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
-            if keys[meta["doc"]] == meta["text_sha"]:
-                parts.setdefault(meta["doc"], []).append((meta["part"], text))
-    return [
-        Document(id=i, title=m["title"], source=m["source"],
-                 text="".join(text for _, text in sorted(parts.get(i, []))) if keys[i] else (legacy or ""))
-        for i, m, legacy in zip(records["ids"], records["metadatas"], records["documents"], strict=True)
-    ]
+    found: dict[str, list[tuple[int, str]]] = {}
+    for text, meta in zip(parts["documents"], parts["metadatas"], strict=True) if parts else ():
+        if keys.get(meta["doc"]) == meta["text_sha"]:
+            found.setdefault(meta["doc"], []).append((meta["part"], text))
+    documents: list[Document | None] = []
+    for i, meta, legacy in zip(records["ids"], records["metadatas"], records["documents"], strict=True):
+        pieces = sorted(found.get(i, []))
+        if keys[i] and len(pieces) != meta.get("text_parts"):
+            documents.append(None)
+            continue
+        text = "".join(piece for _, piece in pieces) if keys[i] else (legacy or "")
+        documents.append(Document(id=i, title=meta["title"], text=text, source=meta["source"]))
+    return documents
 
 
 def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, progress=None) -> IndexReport:
@@ -670,9 +691,10 @@ def _rebuild_from(client, settings: StoreSettings, embeddings: OnnxEmbeddings | 
     kept: list[Document] = []
     docs_name, texts_name = f"{settings.collection}-documents", f"{settings.collection}-texts"
     if docs_name in names:
+        records = client.get_collection(docs_name, embedding_function=None).get(include=["documents", "metadatas"])
         texts = client.get_collection(texts_name, embedding_function=None) if texts_name in names else None
-        kept = _stored_documents(
-            client.get_collection(docs_name, embedding_function=None).get(include=["documents", "metadatas"]), texts)
+        parts = texts.get(include=["documents", "metadatas"]) if texts is not None else None
+        kept = [d for d in _stored_documents(records, parts) if d is not None]  # a text with parts missing is lost
     for name in (settings.collection, docs_name, texts_name):
         if name in names:
             client.delete_collection(name)

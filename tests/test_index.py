@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from store import Document, Index, OnnxEmbeddings, StoreMismatch, StoreSettings, bundled_document, rebuild, text_document
+from store import (Document, Index, OnnxEmbeddings, StoreError, StoreMismatch, StoreSettings, bundled_document, rebuild,
+                   text_document)
 from store.chunking import chunk_document
 from store.models import BGE_SMALL_EN
 
@@ -75,6 +76,10 @@ def test_a_long_text_is_kept_in_parts_read_back_exactly_and_its_old_parts_go(ind
     index.add([edited])
     assert index.document(original.id).text == edited.text
     assert index._texts.count() == 3 + 1  # the earlier text's parts are gone
+
+    index._texts.delete(ids=[index._texts.get(where={"doc": original.id}, limit=1)["ids"][0]])  # damage it
+    with pytest.raises(StoreError, match=r"incomplete .* index its file again"):
+        index.document(original.id)
 
     index.remove(original.id)
     assert index._texts.count() == 1 and index.document(notes.id).text == notes.text
