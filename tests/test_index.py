@@ -91,7 +91,8 @@ def test_a_store_from_before_texts_were_kept_in_parts_still_reads_updates_and_re
     index.add([original])
     # the record as the previous release wrote it: the text in the record itself, and no parts
     vector = index._documents.get(ids=[original.id], include=["embeddings"])["embeddings"]
-    index._documents.update(ids=[original.id], embeddings=vector, documents=[original.text], metadatas=[{"text_sha": None}])
+    index._documents.update(ids=[original.id], embeddings=vector, documents=[original.text],
+                            metadatas=[{"text_sha": None, "text_parts": None}])
     index._texts.delete(where={"doc": original.id})
     assert index.document(original.id).text == original.text
 
