@@ -268,6 +268,10 @@ def _part_count(document: Document) -> int:
     return max(1, -(-len(document.text) // TEXT_PART))
 
 
+def _part_id(document_id: str, key: str, number: int) -> str:
+    return f"{document_id}@{key}#{number}"
+
+
 def _batched(items: Iterable[T], size: int, characters: Callable[[T], int] | None = None) -> Iterator[list[T]]:
     """Consecutive runs of at most `size` items and, if `characters` is given, of at most TEXT_PART characters
     (an item larger than that alone). Items are taken as needed, so a generator is never held whole."""
@@ -532,6 +536,8 @@ class Index:
         ids = [d.id for d, _ in group]
         rows = [(row, start, end) for row, (_, spans) in enumerate(group) for start, end in spans]
         before = self._documents.get(ids=ids, include=["metadatas", "embeddings"])
+        earlier = {i: (m.get("text_sha"), m.get("text_parts")) for i, m in zip(before["ids"], before["metadatas"], strict=True)}
+        written = {d.id: (_text_key(d), _part_count(d)) for d, _ in group}
         old = set(self._chunks.get(where={"doc": {"$in": ids}}, include=[])["ids"])
         new: set[str] = set()
         placeholder = np.zeros((len(group), self.embeddings.dimension), dtype=np.float32)
@@ -577,9 +583,9 @@ class Index:
                     for document, spans in group
                 ],
             )
-            self._drop_unused_texts(ids)
+            self._drop_texts(earlier, written)
         except BaseException:
-            self._undo(ids, before, added)
+            self._undo(ids, before, added, lambda: self._drop_texts(written, earlier))
             raise
         report.chunks_embedded += len(rows)
         report.chunks_removed += len(stale)
@@ -588,7 +594,7 @@ class Index:
         """Write the documents' texts in parts of TEXT_PART characters, keyed by the text's hash so that a
         document's earlier text stays readable until its record points at the new one."""
         parts = (
-            (f"{document.id}@{_text_key(document)}#{number}", document.text[at : at + TEXT_PART],
+            (_part_id(document.id, _text_key(document), number), document.text[at : at + TEXT_PART],
              {"doc": document.id, "text_sha": _text_key(document), "part": number})
             for document in documents for number, at in enumerate(range(0, max(1, len(document.text)), TEXT_PART))
         )
@@ -596,18 +602,20 @@ class Index:
             self._texts.upsert(ids=[i for i, _, _ in batch], embeddings=np.ones((len(batch), 1), dtype=np.float32),
                                documents=[t for _, t, _ in batch], metadatas=[m for _, _, m in batch])
 
-    def _drop_unused_texts(self, ids: list[str]) -> None:
-        """Delete the text parts of these documents that their records (if any) no longer point at."""
-        got = self._documents.get(ids=ids, include=["metadatas"])
-        used = {(i, m.get("text_sha")) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
-        parts = self._texts.get(where={"doc": {"$in": ids}}, include=["metadatas"])
-        unused = [p for p, m in zip(parts["ids"], parts["metadatas"], strict=True) if (m["doc"], m["text_sha"]) not in used]
+    def _drop_texts(self, texts: dict[str, tuple[str | None, int | None]],
+                    kept: dict[str, tuple[str | None, int | None]]) -> None:
+        """Delete the parts of `texts` (document id -> its text's key and part count) unless `kept` points at the
+        same text. Part ids follow from the records, so nothing is read (Chroma servers have failed reads racing
+        concurrent writes: "Error creating hnsw segment reader")."""
+        unused = [_part_id(document_id, key, number) for document_id, (key, count) in texts.items()
+                  if key and kept.get(document_id, (None, None))[0] != key for number in range(count or 0)]
         for batch in _batched(unused, self._max_batch):
             self._texts.delete(ids=batch)
 
-    def _undo(self, ids: list[str], before: dict, added_chunks: list[str]) -> None:
-        """Take back a failed group write: its new chunks and texts out, the documents' earlier records back (or
-        none). If that fails too (a full disk), the records stay marked `writing` and the next `add` finishes them."""
+    def _undo(self, ids: list[str], before: dict, added_chunks: list[str], drop_texts: Callable[[], None]) -> None:
+        """Take back a failed group write: its new chunks out, the documents' earlier records back (or none), and
+        then its new texts. If that fails too (a full disk), the records stay marked `writing`, their texts stay,
+        and the next `add` finishes them."""
         with suppress(Exception):
             for part in _batched(added_chunks, self._max_batch):
                 self._chunks.delete(ids=part)
@@ -618,7 +626,7 @@ class Index:
                                                   for m in before["metadatas"]])
             if new := [i for i in ids if i not in set(before["ids"])]:
                 self._documents.delete(ids=new)
-            self._drop_unused_texts(ids)
+            drop_texts()
 
     def remove(self, document_id: str) -> bool:
         """Remove a document and all its chunks; False if it was not indexed."""
