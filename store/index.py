@@ -535,7 +535,9 @@ class Index:
         self._generation += 1
         ids = [d.id for d, _ in group]
         rows = [(row, start, end) for row, (_, spans) in enumerate(group) for start, end in spans]
-        before = self._documents.get(ids=ids, include=["metadatas", "embeddings"])
+        # metadata only: reading vectors needs Chroma's vector segment, which a server can fail to open while other
+        # clients write ("Error creating hnsw segment reader: Nothing found on disk")
+        before = self._documents.get(ids=ids, include=["metadatas"])
         earlier = {i: (m.get("text_sha"), m.get("text_parts")) for i, m in zip(before["ids"], before["metadatas"], strict=True)}
         written = {d.id: (_text_key(d), _part_count(d)) for d, _ in group}
         old = set(self._chunks.get(where={"doc": {"$in": ids}}, include=[])["ids"])
@@ -605,8 +607,7 @@ class Index:
     def _drop_texts(self, texts: dict[str, tuple[str | None, int | None]],
                     kept: dict[str, tuple[str | None, int | None]]) -> None:
         """Delete the parts of `texts` (document id -> its text's key and part count) unless `kept` points at the
-        same text. Part ids follow from the records, so nothing is read (Chroma servers have failed reads racing
-        concurrent writes: "Error creating hnsw segment reader")."""
+        same text. Part ids follow from the records, so nothing is read."""
         unused = [_part_id(document_id, key, number) for document_id, (key, count) in texts.items()
                   if key and kept.get(document_id, (None, None))[0] != key for number in range(count or 0)]
         for batch in _batched(unused, self._max_batch):
@@ -620,8 +621,9 @@ class Index:
             for part in _batched(added_chunks, self._max_batch):
                 self._chunks.delete(ids=part)
             if before["ids"]:
-                # Chroma merges metadata: a record that had no `text_sha` (it holds its own text) must lose it again
-                self._documents.upsert(ids=before["ids"], embeddings=before["embeddings"],
+                # Chroma merges metadata: a record that had no `text_sha` (it holds its own text) must lose it again.
+                # Its vector stays the placeholder until the document is written again (nothing searches it).
+                self._documents.update(ids=before["ids"],
                                        metadatas=[{**m, "text_sha": m.get("text_sha"), "text_parts": m.get("text_parts")}
                                                   for m in before["metadatas"]])
             if new := [i for i in ids if i not in set(before["ids"])]:
