@@ -31,6 +31,7 @@ import psutil
 from common import RESULTS, CachedEmbeddings, load_squad, median, parser, percentile, sample, table, write_results
 from store import HybridRetriever, Index, OnnxEmbeddings, RetrievalOptions, StoreSettings, text_document
 from store.chunking import chunk_document, sentence_spans
+from store.index import DONE, record_metadata
 
 
 class ComposedEmbeddings(OnnxEmbeddings):
@@ -100,9 +101,7 @@ def build_synthetic(path: Path, documents, target: int, pool: int, seed: int) ->
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         index._write_texts(part)
         index._documents.add(ids=[d.id for d in part], embeddings=centroids,
-                             metadatas=[{"title": d.title, "source": d.source, "sha256": d.sha256, "chunks": len(by_doc[d.id]),
-                                         "characters": len(d.text), "indexed_at": time.time(), "state": "done",
-                                         "text_sha": d.sha256[:16]} for d in part])
+                             metadatas=[record_metadata(d, DONE, len(by_doc[d.id])) for d in part])
     info = {"documents": len(docs), "chunks": index.chunk_count(), "sentence_pool": len(sentences),
             "sentence_embed_seconds": round(embed_seconds, 1), "write_seconds": round(time.perf_counter() - start, 1)}
     info_file.write_text(repr(info))

@@ -268,6 +268,14 @@ def _part_count(document: Document) -> int:
     return max(1, -(-len(document.text) // TEXT_PART))
 
 
+def record_metadata(document: Document, state: str, chunks: int = 0) -> dict:
+    """A document record's metadata: `writing` (no hash yet, so it never counts as indexed) or `done`, and which
+    text parts hold its text."""
+    return {"title": document.title, "source": document.source, "sha256": document.sha256 if state == DONE else "",
+            "chunks": chunks, "characters": len(document.text), "indexed_at": time.time() if state == DONE else 0.0,
+            "state": state, "text_sha": _text_key(document), "text_parts": _part_count(document)}
+
+
 def _part_id(document_id: str, key: str, number: int) -> str:
     return f"{document_id}@{key}#{number}"
 
@@ -550,12 +558,7 @@ class Index:
             self._write_texts([document for document, _ in group])
             self._documents.upsert(
                 ids=ids, embeddings=placeholder,
-                metadatas=[
-                    {"title": document.title, "source": document.source, "sha256": "", "chunks": 0,
-                     "characters": len(document.text), "indexed_at": 0.0, "state": WRITING,
-                     "text_sha": _text_key(document), "text_parts": _part_count(document)}
-                    for document, _ in group
-                ],
+                metadatas=[record_metadata(document, WRITING) for document, _ in group],
             )
             for at in range(0, len(rows), GROUP_CHUNKS):
                 part = [(row, make_chunk(group[row][0], start, end)) for row, start, end in rows[at : at + GROUP_CHUNKS]]
@@ -578,12 +581,7 @@ class Index:
             centroids = (sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float32)
             self._documents.update(
                 ids=ids, embeddings=centroids,
-                metadatas=[
-                    {"title": document.title, "source": document.source, "sha256": document.sha256,
-                     "chunks": len(spans), "characters": len(document.text), "indexed_at": time.time(),
-                     "state": DONE, "text_sha": _text_key(document), "text_parts": _part_count(document)}
-                    for document, spans in group
-                ],
+                metadatas=[record_metadata(document, DONE, len(spans)) for document, spans in group],
             )
             self._drop_texts(earlier, written)
         except BaseException:
