@@ -140,6 +140,8 @@ def _print_result(result) -> None:
 
 
 def cmd_model(args) -> int:
+    import importlib.util
+
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     from assistant.engines.local_models import MODELS, ModelInstallError, install, installed
@@ -151,7 +153,21 @@ def cmd_model(args) -> int:
             out.print(f"{model.name:5} {escape(model.title)}  {path.stat().st_size / 1e6:,.0f} MB  {escape(str(path))}")
         if not found:
             out.print(f"no local model in {escape(str(settings.models))}; install one with `assistant model install 0.5b`")
-        return 0
+        if importlib.util.find_spec("llama_cpp") is None:
+            out.print(escape("llama.cpp is not installed: pip install 'evidence-assistant[local]' (see the README)"))
+            return 0
+        from assistant.engines.llamacpp import self_check
+        from assistant.service import local_model_path
+        from store.documents import bundled_document
+
+        path = local_model_path(settings)
+        if path is None:
+            return 0
+        out.print(f"checking llama.cpp with {escape(path.name)} in a child process…")
+        ok, lines = self_check(str(path), bundled_document().text)
+        for line in lines:
+            out.print(escape(line))
+        return 0 if ok else 1
     model = MODELS[args.name]
     with Progress(TextColumn(f"assembling {model.name}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -163,10 +179,8 @@ def cmd_model(args) -> int:
                            progress=lambda done, total: bar.update(task, completed=done, total=total))
         except ModelInstallError as exc:
             raise UserError(str(exc)) from None
-    import importlib.util
-
     ready = importlib.util.find_spec("llama_cpp") is not None
     out.print(f"installed {escape(model.upstream)} at {escape(str(path))}, sha256 verified; "
               + ("`assistant` now answers with the local engine" if ready else
-                 "install the extra to use it: pip install 'evidence-assistant[local]'"))
+                 escape("install the extra to use it: pip install 'evidence-assistant[local]'")))
     return 0

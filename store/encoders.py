@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from store.cpu import has_int8_dot_product
 from store.models import BGE_SMALL_EN, MINILM_RERANKER, ModelSpec
+from store.onnx_int8 import unsaturating
 
 EMBED_BATCH = 32
 # the cross-encoder scores a few short pairs per turn: batches of 4 were 22% faster than one batch of 18 pairs
@@ -44,11 +46,15 @@ class _OnnxBert:
                 options.log_severity_level = 3
                 # no memory arena: it kept ~600 MB after one batch of long texts, for no speed gain (measured)
                 options.enable_cpu_mem_arena = False
-                self._session = ort.InferenceSession(
-                    str(self.spec.path("model.onnx")), sess_options=options, providers=["CPUExecutionProvider"]
-                )
+                self._session = ort.InferenceSession(self._model(), sess_options=options,
+                                                     providers=["CPUExecutionProvider"])
                 self._tokenizer = tokenizer
         return self._session, self._tokenizer
+
+    def _model(self) -> str | bytes:
+        """The verified model file, or on a CPU whose int8 kernels saturate, the same model made exact there."""
+        path = self.spec.path("model.onnx")
+        return str(path) if has_int8_dot_product() else unsaturating(path)
 
     def run(self, inputs: Sequence, progress: Progress | None = None) -> list[np.ndarray]:
         """The model's first output for each input (a text or a pair of texts), in input order."""

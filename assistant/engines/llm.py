@@ -78,6 +78,8 @@ class LLMEngine:
         """A standalone version of a follow-up question, written by the model from the whole recent history."""
         try:
             text = _content(self.chat_model.invoke(rewrite_messages(question, history))).strip()
+        except EngineError:
+            raise
         except Exception as exc:  # any transport or server error: the user needs the same advice
             raise self._failed(exc) from exc
         return " ".join(text.split()) or question
@@ -104,7 +106,7 @@ class LLMEngine:
                     parts.append(delta)
                     if on_token:
                         on_token(delta)
-        except TurnCancelled:
+        except (TurnCancelled, EngineError):  # a stop, or a failure the chat model has already put in words
             raise
         except Exception as exc:  # any transport or server error: the user needs the same advice
             raise self._failed(exc) from exc

@@ -1,0 +1,40 @@
+"""The same int8 arithmetic on every x86-64 CPU: the models' int8 weights recast as uint8 at load time.
+
+The bundled models multiply uint8 activations by int8 weights (`MatMulInteger`). onnxruntime computes that
+exactly on CPUs with VNNI (and on ARM), but on AVX2 and AVX-512 CPUs without VNNI its u8·s8 kernel adds pairs of
+products in 16 bits with saturation, so the same question gets other scores there (a cross-encoder logit moved
+by 0.3, and another passage list, under an emulated Haswell). Adding 128 to an int8 weight and to its zero point
+gives the uint8 weight of the same value: (w + 128) − (z + 128) = w − z, so the products are the same integers,
+and onnxruntime's u8·u8 kernels widen to 16 bits before they multiply, which cannot saturate. On a VNNI CPU the
+scores are the same numbers as before; elsewhere they become those numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def unsaturating(path: Path) -> bytes:
+    """The model at `path`, serialized, with every int8 `MatMulInteger` weight and zero point made uint8."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    initializers = {i.name: i for i in model.graph.initializer}
+    recast: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger" or len(node.input) < 4:
+            continue
+        weight, zero_point = node.input[1], node.input[3]
+        if weight not in initializers or zero_point not in initializers:
+            continue  # a weight computed at run time: left as the model has it
+        for name in (weight, zero_point):
+            tensor = initializers[name]
+            if name in recast or tensor.data_type != onnx.TensorProto.INT8:
+                continue
+            values = numpy_helper.to_array(tensor).astype(np.int16) + 128
+            tensor.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
+            recast.add(name)
+    return model.SerializeToString()

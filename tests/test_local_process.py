@@ -1,0 +1,152 @@
+"""The local model in its own process, for real: the 0.5B model in a llama_worker child that dies by a real
+signal mid-answer (killed from outside, or raising SIGILL / SIGSEGV itself). The turn fails with one sentence
+that says why and what to do, it is kept as failed, and the next turn starts a new process and answers —
+in the CLI's service and in the UI."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.engines.base import EngineError
+from assistant.engines.llamacpp import LlamaCppChat, death_reason
+from assistant.engines.llm import LLMEngine
+from pilot import wait_for
+from tui.app import AssistantApp
+
+REAL_MODEL = os.environ.get("ASSISTANT_TEST_LOCAL_MODEL", "")
+ASSISTANT = str(Path(sys.executable).parent / "assistant")
+needs_model = pytest.mark.skipif(
+    not os.environ.get("CI") and not (REAL_MODEL and Path(REAL_MODEL).is_file() and importlib.util.find_spec("llama_cpp")),
+    reason="needs the local extra and the 0.5B model (make test installs both; CI always runs this)",
+)
+QUESTION = "How many people were killed in the clashes?"
+
+
+def test_a_death_is_told_by_its_signal():
+    assert death_reason(-signal.SIGILL) == "signal SIGILL: this build of llama.cpp does not run on this CPU"
+    assert death_reason(-signal.SIGKILL) == "signal SIGKILL: it was killed, perhaps because memory ran out"
+    assert death_reason(-signal.SIGSEGV) == "signal SIGSEGV: llama.cpp crashed"
+    assert death_reason(1, "loading…\nerror: unknown model architecture 'x'") == \
+        "exit code 1: error: unknown model architecture 'x'"
+
+
+def local_assistant(make_assistant, model: LlamaCppChat):
+    assistant = make_assistant("extractive")
+    assistant.engine = LLMEngine(model, "local", Path(model.model_path).name, assistant.engine, sentences=2,
+                                 rewrites=False)
+    assistant.chain = assistant._graph()
+    return assistant
+
+
+def _kill_at_first_token(model: LlamaCppChat, sig: signal.Signals):
+    def on_token(_delta: str) -> None:
+        if model.pid is not None:
+            os.kill(model.pid, sig)
+    return on_token
+
+
+@needs_model
+@pytest.mark.parametrize("how", ["SIGKILL from outside", "SIGILL raised inside", "SIGSEGV raised inside"])
+def test_a_model_process_that_dies_mid_answer_costs_one_turn(make_assistant, monkeypatch, how):
+    model = LlamaCppChat(model_path=REAL_MODEL)
+    assistant = local_assistant(make_assistant, model)
+    name = how.split()[0]
+    on_token = None
+    if "inside" in how:
+        monkeypatch.setenv("ASSISTANT_LLAMA_CRASH", f"{name}:2")  # the process raises it at its second token
+    else:
+        on_token = _kill_at_first_token(model, signal.SIGKILL)
+    try:
+        with pytest.raises(EngineError) as failed:
+            assistant.ask(QUESTION, "c", on_token=on_token)
+        why = {"SIGKILL": "signal SIGKILL: it was killed, perhaps because memory ran out",
+               "SIGILL": "signal SIGILL: this build of llama.cpp does not run on this CPU",
+               "SIGSEGV": "signal SIGSEGV: llama.cpp crashed"}[name]
+        assert str(failed.value) == f"the local model stopped ({why}); run `make setup-local` again, or use --engine extractive"
+        assert model.pid is None  # gone, and not restarted behind the user's back
+        monkeypatch.delenv("ASSISTANT_LLAMA_CRASH", raising=False)
+        _, turn = assistant.ask(QUESTION, "c")  # a new process, a real answer
+        assert model.pid is not None and not turn.refused and turn.answer
+        assert any(c.verified for c in turn.citations) or turn.unsupported
+        stored = assistant.turns("c")
+        assert [t.status for t in stored] == ["failed", "ok"]
+        assert stored[0].error == str(failed.value)
+    finally:
+        model.close()
+
+
+@needs_model
+def test_the_process_outlives_turns_and_keeps_its_prompt_cache(make_assistant):
+    """One process for the whole conversation (the key/value cache of the shared prompt prefix is reused)."""
+    model = LlamaCppChat(model_path=REAL_MODEL)
+    assistant = local_assistant(make_assistant, model)
+    try:
+        assistant.ask(QUESTION, "c")
+        pid = model.pid
+        assistant.ask("And the Azerbaijani side?", "c")
+        assert model.pid == pid and model.variant
+    finally:
+        model.close()
+    assert model.pid is None
+
+
+@needs_model
+def test_a_cancelled_answer_stops_the_model_and_the_process_answers_the_next_turn(make_assistant):
+    from assistant.engines.base import TurnCancelled
+
+    model = LlamaCppChat(model_path=REAL_MODEL)
+    assistant = local_assistant(make_assistant, model)
+    seen: list[str] = []
+    try:
+        with pytest.raises(TurnCancelled):
+            assistant.ask(QUESTION, "c", on_token=seen.append, should_stop=lambda: bool(seen))
+        pid = model.pid
+        assert pid is not None  # stopped between two tokens, not killed
+        _, turn = assistant.ask(QUESTION, "c")
+        assert model.pid == pid and turn.answer and not turn.refused
+        assert [t.status for t in assistant.turns("c")] == ["cancelled", "ok"]
+    finally:
+        model.close()
+
+
+@needs_model
+async def test_the_ui_survives_a_model_process_that_dies(make_assistant, monkeypatch):
+    model = LlamaCppChat(model_path=REAL_MODEL)
+    app = AssistantApp(lambda: local_assistant(make_assistant, model))
+    monkeypatch.setenv("ASSISTANT_LLAMA_CRASH", "SIGILL:2")  # the first process dies at its second token
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.assistant is not None)
+            await pilot.press(*QUESTION, "enter")
+            await wait_for(pilot, lambda: app.turn_views and app.turn_views[-1].state != "running", timeout=120)
+            assert app.turn_views[-1].state == "failed"
+            shown = [n.message for n in app._notifications if n.severity == "error"]
+            assert any("the local model stopped (signal SIGILL: this build of llama.cpp does not run on this CPU)" in m
+                       and "make setup-local" in m for m in shown), shown
+            assert app.query_one("#question").value == QUESTION  # kept, to ask again
+            monkeypatch.delenv("ASSISTANT_LLAMA_CRASH")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(app.turn_views) == 2 and app.turn_views[-1].state != "running"
+                           and not app.is_answering, timeout=120)
+            assert app.turn_views[-1].state == "ok" and app.turn_views[-1].turn.answer
+            assert [t.status for t in app.assistant.turns(app.conversation_id)] == ["failed", "ok"]
+    finally:
+        model.close()
+
+
+@needs_model
+def test_model_list_checks_llama_cpp_on_this_cpu(tmp_path):
+    """The self-check: a short and a long prompt in a child process, and a plain verdict."""
+    env = dict(os.environ, ASSISTANT_LOCAL_MODEL=REAL_MODEL, ASSISTANT_MODELS=str(tmp_path))
+    done = subprocess.run([ASSISTANT, "model", "list"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "llama.cpp build: portable" in done.stdout
+    assert "short prompt: ok" in done.stdout and "long prompt: ok" in done.stdout
+    assert "CPU module loaded:" in done.stdout and "llama.cpp works on this CPU" in done.stdout
