@@ -28,7 +28,10 @@ class MachineCode:
         self._page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
         self._page.write(code)
         address = ctypes.addressof(ctypes.c_char.from_buffer(self._page))
-        self.call = ctypes.CFUNCTYPE(restype, *argtypes)(address)
+        self._function = ctypes.CFUNCTYPE(restype, *argtypes)(address)
+
+    def __call__(self, *args):
+        return self._function(*args)  # a method, so the page outlives the call even on a temporary object
 
 
 @cache
@@ -39,7 +42,7 @@ def _cpuid_function() -> MachineCode:
 def cpuid(leaf: int, subleaf: int = 0) -> tuple[int, int, int, int]:
     """(eax, ebx, ecx, edx) of `cpuid` for leaf and subleaf; x86-64 only."""
     out = (ctypes.c_uint32 * 4)()
-    _cpuid_function().call(leaf, subleaf, ctypes.byref(out))
+    _cpuid_function()(leaf, subleaf, ctypes.byref(out))
     return out[0], out[1], out[2], out[3]
 
 

@@ -150,3 +150,75 @@ def test_model_list_checks_llama_cpp_on_this_cpu(tmp_path):
     assert "llama.cpp build: portable" in done.stdout
     assert "short prompt: ok" in done.stdout and "long prompt: ok" in done.stdout
     assert "CPU module loaded:" in done.stdout and "llama.cpp works on this CPU" in done.stdout
+
+
+@needs_model
+def test_a_hung_model_process_is_stopped_and_the_next_turn_answers(make_assistant):
+    """A real hang (the process stopped by SIGSTOP after its first token) costs the turn after the timeout."""
+    model = LlamaCppChat(model_path=REAL_MODEL, token_timeout=3.0)
+    assistant = local_assistant(make_assistant, model)
+    try:
+        with pytest.raises(EngineError, match=r"the local model stopped \(no output for 3 s, so it was stopped\)"):
+            assistant.ask(QUESTION, "c", on_token=_kill_at_first_token(model, signal.SIGSTOP))
+        _, turn = assistant.ask(QUESTION, "c")
+        assert turn.answer and not turn.refused
+    finally:
+        model.close()
+
+
+@needs_model
+@pytest.mark.parametrize("variant", ["haswell", None], ids=["the AVX2 module", "the module chosen for this CPU"])
+def test_the_portable_build_answers_a_long_prompt(monkeypatch, variant):
+    """The library `make setup-local` built, on a prompt long enough for batched matrix products (what died with
+    SIGILL on a native build in a VM): the AVX2 module that any x86-64 CPU since 2013 runs, and the best one here."""
+    from assistant.engines.llama_build import installed_problems
+    from store import bundled_document
+
+    assert installed_problems() == []
+    if variant:
+        monkeypatch.setenv("ASSISTANT_LLAMA_VARIANT", variant)
+    model = LlamaCppChat(model_path=REAL_MODEL, max_tokens=8)
+    try:
+        reply = model.invoke(bundled_document().text + "\n\nIn one word, what is this text about?").content
+        assert reply.strip()
+        assert model.variant == (variant or model.variant) and model.variant != "built-in"
+    finally:
+        model.close()
+
+
+def test_the_amx_probe_survives_a_cpu_without_working_tiles():
+    """The probe runs tile instructions in a forked child: where they fault, the caller lives and hears 'no'."""
+    from assistant.engines.llama_worker import _TILE_CODE, amx_usable
+    from store.cpu import MachineCode, cpuid, is_x86_64
+
+    if not is_x86_64():
+        pytest.skip("AMX is x86-64")
+    has_amx_flags = bool(cpuid(7, 0)[3] >> 25 & 1)
+    usable = amx_usable()  # would kill this process if it ran the tiles here
+    if not has_amx_flags:
+        assert usable is False
+        pid = os.fork()
+        if pid == 0:  # without the probe's checks, the same code dies by SIGILL: what the probe protects from
+            import ctypes
+            import faulthandler
+
+            faulthandler.disable()
+            config = (ctypes.c_uint8 * 64)(1)
+            MachineCode(_TILE_CODE, None, ctypes.c_void_p)(ctypes.addressof(config))
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGILL
+
+
+def test_the_amx_module_is_chosen_only_when_tiles_work(tmp_path):
+    from assistant.engines.llama_build import library_dir
+    from assistant.engines.llama_worker import choose_variant
+
+    lib = library_dir()
+    if lib is None or not (lib / "libggml-cpu-sapphirerapids.so").exists():
+        pytest.skip("needs the portable llama.cpp (make setup-local)")
+    import ctypes
+
+    ctypes.CDLL(str(lib / "libggml.so"))
+    name, _ = choose_variant(lib, allow_amx=False)
+    assert name != "sapphirerapids"

@@ -42,8 +42,11 @@ def amx_usable() -> bool:
     pid = os.fork()
     if pid == 0:  # the child: exit 0 only if every step worked
         try:
+            import faulthandler
+
             from store.cpu import MachineCode
 
+            faulthandler.disable()  # a fault here is an answer, not a crash to report
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0:
                 os._exit(3)
@@ -51,7 +54,7 @@ def amx_usable() -> bool:
             config[0] = 1  # palette 1
             config[16] = 64  # tmm0: 64 bytes a row
             config[48] = 16  # tmm0: 16 rows
-            MachineCode(_TILE_CODE, None, ctypes.c_void_p).call(ctypes.addressof(config))
+            MachineCode(_TILE_CODE, None, ctypes.c_void_p)(ctypes.addressof(config))
             os._exit(0)
         except BaseException:
             os._exit(4)
