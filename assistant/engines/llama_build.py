@@ -129,6 +129,7 @@ def ensure_portable() -> None:
             wheel.unlink()
             raise SystemExit(f"llama_build: the wheel just built is not portable: {'; '.join(found)}")
     _pip("install", "--no-deps", "--force-reinstall", "--no-cache-dir", str(wheel))
+    _pip("install", "--no-cache-dir", str(wheel))  # its dependencies (itself is now installed, from this wheel)
     found = installed_problems()
     if found:
         raise SystemExit(f"llama_build: the installed llama.cpp is not portable: {'; '.join(found)}")
