@@ -214,11 +214,12 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
             raise EngineError("no local model is installed: run `assistant model install 0.5b`, or give --model FILE.gguf")
         if not path.is_file():
             raise EngineError(f"the model file {path} does not exist; check --model or ASSISTANT_LOCAL_MODEL")
-        try:
-            from assistant.engines.llamacpp import LlamaCppChat
-            import llama_cpp  # noqa: F401
-        except ImportError:
-            raise EngineError("the local engine needs its extra: pip install 'evidence-assistant[local]'") from None
+        import importlib.util
+
+        from assistant.engines.llamacpp import LlamaCppChat
+
+        if importlib.util.find_spec("llama_cpp") is None:  # not imported here: llama.cpp runs in its own process
+            raise EngineError("the local engine needs llama.cpp: run `make setup-local` (or see the README)")
         model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads)
         return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
                          rewrites=settings.local_rewrite)
