@@ -214,3 +214,20 @@ def test_a_restating_answer_is_shown_short_and_cited(make_assistant):
     assert turn.answer == "Yes [1]" and turn.unsupported == []
     [citation] = turn.citations
     assert citation.verified and "accepted this Wednesday a ceasefire" in citation.quote
+
+
+def test_a_native_llama_cpp_build_is_told_from_the_portable_one(tmp_path):
+    """What `make setup-local` checks in a wheel and in the installed library before trusting it."""
+    from assistant.engines.llama_build import REQUIRED_VARIANTS, problems, wheel_problems
+
+    native = ["llama_cpp/lib/libllama.so", "llama_cpp/lib/libggml.so", "llama_cpp/lib/libggml-base.so",
+              "llama_cpp/lib/libggml-cpu.so"]
+    assert problems(native)[0] == "its CPU code is built into libggml-cpu.so for one CPU (a native build)"
+    portable = native[:3] + [f"llama_cpp/lib/libggml-cpu-{v}.so" for v in (*REQUIRED_VARIANTS, "alderlake")]
+    assert problems(portable) == []
+    assert "lacks the CPU modules sapphirerapids" in problems([p for p in portable if "sapphire" not in p])[0]
+    wheel = tmp_path / "llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in native:
+            archive.writestr(name, b"")
+    assert wheel_problems(wheel) and "native build" in wheel_problems(wheel)[0]

@@ -126,7 +126,9 @@ class LlamaCppChat(BaseChatModel):
     first_token_timeout: float = 120.0
     token_timeout: float = 60.0
     _process: Any = PrivateAttr(default=None)
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    # reentrant: an abandoned answer's generator may be finalized by the garbage collector on a thread that
+    # holds the lock already (its clean-up then sees that the next request has taken over, and does nothing)
+    _lock: Any = PrivateAttr(default_factory=threading.RLock)
     _requests: int = PrivateAttr(default=0)
     _active: int | None = PrivateAttr(default=None)  # the request whose answer is not finished
 
