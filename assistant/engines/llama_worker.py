@@ -15,7 +15,7 @@ prefix of the next prompt is not computed again) survives from turn to turn.
 
 Which CPU module of the portable build to load is chosen here rather than by ggml: ggml scores the modules by
 what `cpuid` reports, and a VM can report AMX that then faults (SIGILL in ggml_backend_amx_mul_mat). The AMX
-module is used only after a forked child has asked the kernel for the tile state and run tile instructions.
+module is used only after a forked child has asked the kernel for the tile state and run tile instructions (an int8 tile product among them).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from assistant.engines.llama_build import cpu_variants, library_dir
 
 AMX_VARIANTS = {"sapphirerapids"}
 ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA, SYS_ARCH_PRCTL = 0x1023, 18, 158
-# ldtilecfg [rdi]; tilezero tmm0; tilerelease; ret
-_TILE_CODE = bytes.fromhex("c4e2784907" "c4e27b49c0" "c4e27849c0" "c3")
+# ldtilecfg [rdi]; tilezero tmm0, tmm1, tmm2; tdpbssd tmm0, tmm1, tmm2 (the int8 product ggml's AMX code uses);
+# tilerelease; ret
+_TILE_CODE = bytes.fromhex("c4e2784907" "c4e27b49c0" "c4e27b49c8" "c4e27b49d0" "c4e26b5ec1" "c4e27849c0" "c3")
 
 
 def amx_usable() -> bool:
@@ -52,8 +53,9 @@ def amx_usable() -> bool:
                 os._exit(3)
             config = (ctypes.c_uint8 * 64)()
             config[0] = 1  # palette 1
-            config[16] = 64  # tmm0: 64 bytes a row
-            config[48] = 16  # tmm0: 16 rows
+            for tile in range(3):  # tmm0..tmm2: 16 rows of 64 bytes (a 16x64 by 16x64 int8 product fits)
+                config[16 + 2 * tile] = 64
+                config[48 + tile] = 16
             MachineCode(_TILE_CODE, None, ctypes.c_void_p)(ctypes.addressof(config))
             os._exit(0)
         except BaseException:
