@@ -15,7 +15,8 @@ prefix of the next prompt is not computed again) survives from turn to turn.
 
 Which CPU module of the portable build to load is chosen here rather than by ggml: ggml scores the modules by
 what `cpuid` reports, and a VM can report AMX that then faults (SIGILL in ggml_backend_amx_mul_mat). The AMX
-module is used only after a forked child has asked the kernel for the tile state and run tile instructions (an int8 tile product among them).
+module is used only after a forked child has asked the kernel for the tile state and run tile instructions
+(an int8 tile product among them).
 """
 
 from __future__ import annotations
