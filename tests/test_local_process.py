@@ -222,3 +222,17 @@ def test_the_amx_module_is_chosen_only_when_tiles_work(tmp_path):
     ctypes.CDLL(str(lib / "libggml.so"))
     name, _ = choose_variant(lib, allow_amx=False)
     assert name != "sapphirerapids"
+
+
+@pytest.mark.skipif(not os.environ.get("CI") and not importlib.util.find_spec("llama_cpp"),
+                    reason="needs the local extra (make test installs it; CI always runs this)")
+def test_a_file_that_is_not_a_model_is_one_sentence_each_turn(tmp_path):
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+    model = LlamaCppChat(model_path=str(bad))
+    for _ in range(2):  # and again on the next turn: a new process, the same clear sentence
+        with pytest.raises(EngineError) as failed:
+            model.invoke("hello")
+        assert str(failed.value).startswith("the local model could not start (ValueError: Failed to load model from file")
+        assert str(failed.value).endswith("check it with `assistant model list`, or use --engine extractive")
+        assert model.pid is None

@@ -7,6 +7,7 @@ end of for its error message:
 
     → {"id": 1, "messages": [...], "max_tokens": 160, "temperature": 0, "stop": []}
     ← {"ready": true, "variant": "zen4", "load_s": 0.4}        once, after the model loaded
+    ← {"fatal": "ValueError: Failed to load model from file…"}   instead, when it cannot load; then it exits
     ← {"id": 1, "delta": "At least"} … {"id": 1, "done": true}   or {"id": 1, "error": "…"}
     → {"cancel": 1}                                              between two tokens: the answer stops there
 
@@ -165,11 +166,15 @@ def _crash_after() -> tuple[int, int] | None:
 def serve(model_path: str, n_ctx: int, n_threads: int) -> None:
     channel = Channel()
     started = time.perf_counter()
-    lib = library_dir()
-    variant = load_backend(lib) if lib is not None else "built-in"
-    from llama_cpp import Llama
+    try:
+        lib = library_dir()
+        variant = load_backend(lib) if lib is not None else "built-in"
+        from llama_cpp import Llama
 
-    llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+        llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    except Exception as exc:  # no llama.cpp, no CPU module, not a model: said once, then this process ends
+        channel.send(fatal=f"{type(exc).__name__}: {exc}")
+        raise SystemExit(2) from None
     channel.send(ready=True, variant=variant, load_s=round(time.perf_counter() - started, 3))
     crash = _crash_after()
     tokens = 0

@@ -202,6 +202,10 @@ class LlamaCppChat(BaseChatModel):
                 if event.get("ready"):
                     process.ready = event
                     continue
+                if "fatal" in event:
+                    self._failed(process, "")
+                    raise EngineError(f"the local model could not start ({event['fatal']}); check it with "
+                                      "`assistant model list`, or use --engine extractive")
                 if event.get("id") != rid:
                     continue  # the end of an earlier, cancelled request
                 if "error" in event:
@@ -231,6 +235,9 @@ class LlamaCppChat(BaseChatModel):
                 event = None
             if event is None:
                 self._failed(process, "it did not stop")
+                return
+            if "fatal" in event:
+                self._failed(process, "")
                 return
             if event.get("ready"):
                 process.ready = event
