@@ -220,7 +220,9 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
 
         if importlib.util.find_spec("llama_cpp") is None:  # not imported here: llama.cpp runs in its own process
             raise EngineError("the local engine needs llama.cpp: run `make setup-local` (or see the README)")
-        model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads)
+        # the first token also waits for the model to load: twice the wait of the next ones, two minutes at least
+        model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads, token_timeout=settings.llm_timeout,
+                             first_token_timeout=max(120.0, 2 * settings.llm_timeout))
         return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
                          rewrites=settings.local_rewrite)
     raise EngineError(f"unknown engine {settings.engine!r}; choose extractive, local, ollama or openai")
