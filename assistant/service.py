@@ -118,8 +118,10 @@ class Assistant:
         """Answer with another engine from now on; EngineError (and no change) if it cannot be used."""
         settings = self.settings.model_copy(update={"engine": name})
         engine = self._scorer if name == "extractive" else make_llm_engine(settings, self._scorer, self._chat_model)
-        self.settings, self.engine = settings, engine
+        previous, self.settings, self.engine = self.engine, settings, engine
         self.chain = self._graph()
+        if previous is not engine and hasattr(previous, "close"):
+            previous.close()  # an LLM engine: the local engine's model process is not left running
 
     @property
     def engine_model(self) -> str:

@@ -15,13 +15,11 @@ import argparse
 import json
 import re
 import statistics
-import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from coqa import RESULTS, ROOT, overlaps, run_script, strip_markers  # noqa: E402
+from coqa import RESULTS, ROOT, overlaps, run_script, strip_markers
 
 EVAL = ROOT.parent / "shared" / "eval"
 

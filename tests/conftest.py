@@ -81,8 +81,10 @@ def make_assistant(shared_index, cross_encoder, tmp_path):
     """Build an Assistant on the shared index with its own conversation store (SQLite in a temp folder)."""
     from assistant.service import Assistant, AssistantSettings
 
-    def make(engine: str = "extractive", chat_model=None, conversations: Path | None = None, checkpointer=None):
-        settings = AssistantSettings(engine=engine, conversations=conversations or tmp_path / "conversations.sqlite")
+    def make(engine: str = "extractive", chat_model=None, conversations: Path | None = None, checkpointer=None,
+             **more_settings):
+        settings = AssistantSettings(engine=engine, conversations=conversations or tmp_path / "conversations.sqlite",
+                                     **more_settings)
         return Assistant(shared_index.settings, settings, index=shared_index, cross_encoder=cross_encoder,
                          chat_model=chat_model, checkpointer=checkpointer)
 

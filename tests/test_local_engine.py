@@ -19,7 +19,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from assistant.engines.llamacpp import LlamaCppChat
 from assistant.engines.llm import LLMEngine, concise
 from assistant.engines.local_models import MODELS, LocalModel, ModelInstallError, assemble
-from assistant.service import AssistantSettings
+from assistant.service import LOCAL_EVIDENCE_SENTENCES, AssistantSettings
+from local_model import REAL_MODEL, needs_model
 
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 
@@ -83,7 +84,7 @@ def test_the_llama_cpp_adapter_maps_roles():
 def _local_assistant(make_assistant, model):
     """An assistant with the local engine's layout (the scorer's best two sentences as evidence) over `model`."""
     assistant = make_assistant("fake", chat_model=model)
-    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=2)
+    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=LOCAL_EVIDENCE_SENTENCES)
     assistant.chain = assistant._graph()
     return assistant
 
@@ -120,13 +121,7 @@ def test_an_installed_model_makes_local_the_default(tmp_path):
     assert AssistantSettings(models=tmp_path, engine="extractive").engine == "extractive"
 
 
-REAL_MODEL = os.environ.get("ASSISTANT_TEST_LOCAL_MODEL", "")
-
-
-@pytest.mark.skipif(
-    not os.environ.get("CI") and not (REAL_MODEL and Path(REAL_MODEL).is_file() and importlib.util.find_spec("llama_cpp")),
-    reason="needs the local extra and the 0.5B model (make test installs both; CI always runs this)",
-)
+@needs_model
 def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
     assert REAL_MODEL and Path(REAL_MODEL).is_file(), "ASSISTANT_TEST_LOCAL_MODEL must name the installed 0.5B model"
     script = tmp_path / "local.convo.yaml"

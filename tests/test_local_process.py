@@ -5,7 +5,6 @@ in the CLI's service and in the UI."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -16,16 +15,11 @@ import pytest
 
 from assistant.engines.base import EngineError
 from assistant.engines.llamacpp import LlamaCppChat, death_reason
-from assistant.engines.llm import LLMEngine
+from local_model import REAL_MODEL, needs_llama_cpp, needs_model
 from pilot import wait_for
 from tui.app import AssistantApp
 
-REAL_MODEL = os.environ.get("ASSISTANT_TEST_LOCAL_MODEL", "")
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
-needs_model = pytest.mark.skipif(
-    not os.environ.get("CI") and not (REAL_MODEL and Path(REAL_MODEL).is_file() and importlib.util.find_spec("llama_cpp")),
-    reason="needs the local extra and the 0.5B model (make test installs both; CI always runs this)",
-)
 QUESTION = "How many people were killed in the clashes?"
 
 
@@ -37,12 +31,20 @@ def test_a_death_is_told_by_its_signal():
         "exit code 1: error: unknown model architecture 'x'"
 
 
-def local_assistant(make_assistant, model: LlamaCppChat):
-    assistant = make_assistant("extractive")
-    assistant.engine = LLMEngine(model, "local", Path(model.model_path).name, assistant.engine, sentences=2,
-                                 rewrites=False)
-    assistant.chain = assistant._graph()
-    return assistant
+@pytest.fixture
+def local(make_assistant):
+    """Assistants with the local engine over the real model, built as the product builds them; their model
+    processes are ended afterwards."""
+    made = []
+
+    def make(**settings):
+        assistant = make_assistant("local", local_model=Path(REAL_MODEL), **settings)
+        made.append(assistant.engine.chat_model)
+        return assistant
+
+    yield make
+    for model in made:
+        model.close()
 
 
 def _kill_at_first_token(model: LlamaCppChat, sig: signal.Signals):
@@ -54,91 +56,79 @@ def _kill_at_first_token(model: LlamaCppChat, sig: signal.Signals):
 
 @needs_model
 @pytest.mark.parametrize("how", ["SIGKILL from outside", "SIGILL raised inside", "SIGSEGV raised inside"])
-def test_a_model_process_that_dies_mid_answer_costs_one_turn(make_assistant, monkeypatch, how):
-    model = LlamaCppChat(model_path=REAL_MODEL)
-    assistant = local_assistant(make_assistant, model)
+def test_a_model_process_that_dies_mid_answer_costs_one_turn(local, monkeypatch, how):
+    assistant = local()
+    model = assistant.engine.chat_model
     name = how.split()[0]
     on_token = None
     if "inside" in how:
         monkeypatch.setenv("ASSISTANT_LLAMA_CRASH", f"{name}:2")  # the process raises it at its second token
     else:
         on_token = _kill_at_first_token(model, signal.SIGKILL)
-    try:
-        with pytest.raises(EngineError) as failed:
-            assistant.ask(QUESTION, "c", on_token=on_token)
-        why = {"SIGKILL": "signal SIGKILL: it was killed, perhaps because memory ran out",
-               "SIGILL": "signal SIGILL: this build of llama.cpp does not run on this CPU",
-               "SIGSEGV": "signal SIGSEGV: llama.cpp crashed"}[name]
-        assert str(failed.value) == f"the local model stopped ({why}); run `make setup-local` again, or use --engine extractive"
-        assert model.pid is None  # gone, and not restarted behind the user's back
-        monkeypatch.delenv("ASSISTANT_LLAMA_CRASH", raising=False)
-        _, turn = assistant.ask(QUESTION, "c")  # a new process, a real answer
-        assert model.pid is not None and not turn.refused and turn.answer
-        assert any(c.verified for c in turn.citations) or turn.unsupported
-        stored = assistant.turns("c")
-        assert [t.status for t in stored] == ["failed", "ok"]
-        assert stored[0].error == str(failed.value)
-    finally:
-        model.close()
+    with pytest.raises(EngineError) as failed:
+        assistant.ask(QUESTION, "c", on_token=on_token)
+    why = {"SIGKILL": "signal SIGKILL: it was killed, perhaps because memory ran out",
+           "SIGILL": "signal SIGILL: this build of llama.cpp does not run on this CPU",
+           "SIGSEGV": "signal SIGSEGV: llama.cpp crashed"}[name]
+    assert str(failed.value) == f"the local model stopped ({why}); run `make setup-local` again, or use --engine extractive"
+    assert model.pid is None  # gone, and not restarted behind the user's back
+    monkeypatch.delenv("ASSISTANT_LLAMA_CRASH", raising=False)
+    _, turn = assistant.ask(QUESTION, "c")  # a new process, a real answer
+    assert model.pid is not None and not turn.refused and turn.answer
+    assert any(c.verified for c in turn.citations) or turn.unsupported
+    stored = assistant.turns("c")
+    assert [t.status for t in stored] == ["failed", "ok"]
+    assert stored[0].error == str(failed.value)
 
 
 @needs_model
-def test_the_process_outlives_turns_and_keeps_its_prompt_cache(make_assistant):
+def test_the_process_outlives_turns_and_keeps_its_prompt_cache(local):
     """One process for the whole conversation (the key/value cache of the shared prompt prefix is reused)."""
-    model = LlamaCppChat(model_path=REAL_MODEL)
-    assistant = local_assistant(make_assistant, model)
-    try:
-        assistant.ask(QUESTION, "c")
-        pid = model.pid
-        assistant.ask("And the Azerbaijani side?", "c")
-        assert model.pid == pid and model.variant
-    finally:
-        model.close()
+    assistant = local()
+    model = assistant.engine.chat_model
+    assistant.ask(QUESTION, "c")
+    pid = model.pid
+    assistant.ask("And the Azerbaijani side?", "c")
+    assert model.pid == pid and model.variant
+    assistant.switch_engine("extractive")  # the model process is not left behind
     assert model.pid is None
 
 
 @needs_model
-def test_a_cancelled_answer_stops_the_model_and_the_process_answers_the_next_turn(make_assistant):
+def test_a_cancelled_answer_stops_the_model_and_the_process_answers_the_next_turn(local):
     from assistant.engines.base import TurnCancelled
 
-    model = LlamaCppChat(model_path=REAL_MODEL)
-    assistant = local_assistant(make_assistant, model)
+    assistant = local()
+    model = assistant.engine.chat_model
     seen: list[str] = []
-    try:
-        with pytest.raises(TurnCancelled):
-            assistant.ask(QUESTION, "c", on_token=seen.append, should_stop=lambda: bool(seen))
-        pid = model.pid
-        assert pid is not None  # stopped between two tokens, not killed
-        _, turn = assistant.ask(QUESTION, "c")
-        assert model.pid == pid and turn.answer and not turn.refused
-        assert [t.status for t in assistant.turns("c")] == ["cancelled", "ok"]
-    finally:
-        model.close()
+    with pytest.raises(TurnCancelled):
+        assistant.ask(QUESTION, "c", on_token=seen.append, should_stop=lambda: bool(seen))
+    pid = model.pid
+    assert pid is not None  # stopped between two tokens, not killed
+    _, turn = assistant.ask(QUESTION, "c")
+    assert model.pid == pid and turn.answer and not turn.refused
+    assert [t.status for t in assistant.turns("c")] == ["cancelled", "ok"]
 
 
 @needs_model
-async def test_the_ui_survives_a_model_process_that_dies(make_assistant, monkeypatch):
-    model = LlamaCppChat(model_path=REAL_MODEL)
-    app = AssistantApp(lambda: local_assistant(make_assistant, model))
+async def test_the_ui_survives_a_model_process_that_dies(local, monkeypatch):
+    app = AssistantApp(local)
     monkeypatch.setenv("ASSISTANT_LLAMA_CRASH", "SIGILL:2")  # the first process dies at its second token
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.assistant is not None)
-            await pilot.press(*QUESTION, "enter")
-            await wait_for(pilot, lambda: app.turn_views and app.turn_views[-1].state != "running", timeout=120)
-            assert app.turn_views[-1].state == "failed"
-            shown = [n.message for n in app._notifications if n.severity == "error"]
-            assert any("the local model stopped (signal SIGILL: this build of llama.cpp does not run on this CPU)" in m
-                       and "make setup-local" in m for m in shown), shown
-            assert app.query_one("#question").value == QUESTION  # kept, to ask again
-            monkeypatch.delenv("ASSISTANT_LLAMA_CRASH")
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: len(app.turn_views) == 2 and app.turn_views[-1].state != "running"
-                           and not app.is_answering, timeout=120)
-            assert app.turn_views[-1].state == "ok" and app.turn_views[-1].turn.answer
-            assert [t.status for t in app.assistant.turns(app.conversation_id)] == ["failed", "ok"]
-    finally:
-        model.close()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press(*QUESTION, "enter")
+        await wait_for(pilot, lambda: app.turn_views and app.turn_views[-1].state != "running", timeout=120)
+        assert app.turn_views[-1].state == "failed"
+        shown = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("the local model stopped (signal SIGILL: this build of llama.cpp does not run on this CPU)" in m
+                   and "make setup-local" in m for m in shown), shown
+        assert app.query_one("#question").value == QUESTION  # kept, to ask again
+        monkeypatch.delenv("ASSISTANT_LLAMA_CRASH")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.turn_views) == 2 and app.turn_views[-1].state != "running"
+                       and not app.is_answering, timeout=120)
+        assert app.turn_views[-1].state == "ok" and app.turn_views[-1].turn.answer
+        assert [t.status for t in app.assistant.turns(app.conversation_id)] == ["failed", "ok"]
 
 
 @needs_model
@@ -153,17 +143,14 @@ def test_model_list_checks_llama_cpp_on_this_cpu(tmp_path):
 
 
 @needs_model
-def test_a_hung_model_process_is_stopped_and_the_next_turn_answers(make_assistant):
+def test_a_hung_model_process_is_stopped_and_the_next_turn_answers(local):
     """A real hang (the process stopped by SIGSTOP after its first token) costs the turn after the timeout."""
-    model = LlamaCppChat(model_path=REAL_MODEL, token_timeout=3.0)
-    assistant = local_assistant(make_assistant, model)
-    try:
-        with pytest.raises(EngineError, match=r"the local model stopped \(no output for 3 s, so it was stopped\)"):
-            assistant.ask(QUESTION, "c", on_token=_kill_at_first_token(model, signal.SIGSTOP))
-        _, turn = assistant.ask(QUESTION, "c")
-        assert turn.answer and not turn.refused
-    finally:
-        model.close()
+    assistant = local(llm_timeout=3.0)
+    model = assistant.engine.chat_model
+    with pytest.raises(EngineError, match=r"the local model stopped \(no output for 3 s, so it was stopped\)"):
+        assistant.ask(QUESTION, "c", on_token=_kill_at_first_token(model, signal.SIGSTOP))
+    _, turn = assistant.ask(QUESTION, "c")
+    assert turn.answer and not turn.refused
 
 
 @needs_model
@@ -224,8 +211,7 @@ def test_the_amx_module_is_chosen_only_when_tiles_work(tmp_path):
     assert name != "sapphirerapids"
 
 
-@pytest.mark.skipif(not os.environ.get("CI") and not importlib.util.find_spec("llama_cpp"),
-                    reason="needs the local extra (make test installs it; CI always runs this)")
+@needs_llama_cpp
 def test_a_file_that_is_not_a_model_is_one_sentence_each_turn(tmp_path):
     bad = tmp_path / "notes.gguf"
     bad.write_text("not a model")

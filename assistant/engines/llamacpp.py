@@ -60,11 +60,11 @@ def death_reason(returncode: int, stderr_tail: str = "") -> str:
 class ModelProcess:
     """One running llama_worker: requests in, events out through a reader thread; stderr's end kept."""
 
-    def __init__(self, model_path: str, n_ctx: int, n_threads: int, env: dict[str, str] | None = None):
+    def __init__(self, model_path: str, n_ctx: int, n_threads: int):
         command = [sys.executable, "-m", "assistant.engines.llama_worker", model_path, "--n-ctx", str(n_ctx),
                    "--threads", str(n_threads)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=env, start_new_session=True)  # Ctrl+C in the terminal is not for it
+                                        start_new_session=True)  # Ctrl+C in the terminal is not for it
         self.events: queue.Queue[dict | None] = queue.Queue()
         self.stderr: collections.deque[str] = collections.deque(maxlen=20)
         self.ready: dict | None = None
@@ -164,13 +164,37 @@ class LlamaCppChat(BaseChatModel):
             self._process = ModelProcess(self.model_path, self.n_ctx, self.n_threads or os.cpu_count() or 1)
         return self._process
 
-    def _failed(self, process: ModelProcess, why: str | None = None) -> EngineError:
-        why = why or process.reason()
+    def _discard(self, process: ModelProcess) -> None:
+        """End the process and forget it: the next request starts another."""
         process.stop()
         if self._process is process:
             self._process = None
         self._active = None
+
+    def _stopped(self, process: ModelProcess, why: str) -> EngineError:
+        self._discard(process)
         return EngineError(f"the local model stopped ({why}); {ADVICE}")
+
+    def _event(self, process: ModelProcess, rid: int, timeout: float) -> dict:
+        """The next event of request `rid` (its next piece, its end or its error). The process's death, its
+        silence for `timeout` seconds or its failure to load the model is an EngineError, and the process is
+        discarded."""
+        while True:
+            try:
+                event = process.next_event(timeout)
+            except queue.Empty:
+                raise self._stopped(process, f"no output for {timeout:.0f} s, so it was stopped") from None
+            if event is None:
+                raise self._stopped(process, process.reason())
+            if "fatal" in event:
+                self._discard(process)
+                raise EngineError(f"the local model could not start ({event['fatal']}); check it with "
+                                  "`assistant model list`, or use --engine extractive")
+            if event.get("ready"):
+                process.ready = event
+            elif event.get("id") == rid:
+                return event
+            # else: the end of an earlier, cancelled request
 
     @staticmethod
     def to_chat(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -192,30 +216,12 @@ class LlamaCppChat(BaseChatModel):
                           "temperature": self.temperature, "stop": stop or []})
         try:
             timeout = self.first_token_timeout
-            while True:
-                try:
-                    event = process.next_event(timeout)
-                except queue.Empty:
-                    raise self._failed(process, f"no output for {timeout:.0f} s, so it was stopped") from None
-                if event is None:
-                    raise self._failed(process)
-                if event.get("ready"):
-                    process.ready = event
-                    continue
-                if "fatal" in event:
-                    self._failed(process, "")
-                    raise EngineError(f"the local model could not start ({event['fatal']}); check it with "
-                                      "`assistant model list`, or use --engine extractive")
-                if event.get("id") != rid:
-                    continue  # the end of an earlier, cancelled request
-                if "error" in event:
-                    self._active = None
-                    raise EngineError(f"the local model failed: {event['error']}; {ADVICE}")
-                if event.get("done"):
-                    self._active = None
-                    return
+            while "delta" in (event := self._event(process, rid, timeout)):
                 timeout = self.token_timeout
                 yield event["delta"]
+            self._active = None
+            if "error" in event:
+                raise EngineError(f"the local model failed: {event['error']}; {ADVICE}")
         finally:
             with self._lock:
                 if self._active == rid:
@@ -228,21 +234,11 @@ class LlamaCppChat(BaseChatModel):
         if not process.alive() or process is not self._process:
             return
         process.send({"cancel": rid})
-        while True:
-            try:
-                event = process.next_event(10.0)
-            except queue.Empty:
-                event = None
-            if event is None:
-                self._failed(process, "it did not stop")
-                return
-            if "fatal" in event:
-                self._failed(process, "")
-                return
-            if event.get("ready"):
-                process.ready = event
-            elif event.get("id") == rid and ("done" in event or "error" in event):
-                return
+        try:
+            while "delta" in self._event(process, rid, 10.0):
+                pass
+        except EngineError:
+            pass  # it died or would not stop, and is discarded: nothing is left to cancel
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager=None,
                   **kwargs: Any) -> ChatResult:

@@ -74,6 +74,12 @@ class LLMEngine:
         self.sentences = sentences
         self.rewrites = rewrites  # whether the chain asks this model to rewrite follow-ups
 
+    def close(self) -> None:
+        """Let go of what the chat model holds (the local engine's model process); others hold nothing."""
+        close = getattr(self.chat_model, "close", None)
+        if callable(close):
+            close()
+
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """A standalone version of a follow-up question, written by the model from the whole recent history."""
         try:
