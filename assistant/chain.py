@@ -15,6 +15,7 @@ from langgraph.graph.message import add_messages
 from store import HybridRetriever, Index, Passage
 from store.retriever import reciprocal_rank_fusion, sigmoid
 
+from assistant.analysis import QuestionAnalysis, analyse
 from assistant.citations import verify_quotes
 from assistant.engines.base import AnswerEngine, EngineError, Evidence, TurnCancelled
 from assistant.engines.extractive import rank_passages
@@ -32,6 +33,11 @@ class ConversationState(TypedDict, total=False):
     standalone_question: str
     sources: list[dict]
     draft: dict
+    analysis: dict  # the QuestionAnalysis of the latest question (the next one may inherit from it)
+
+
+def _does(noun: str) -> str:
+    return "do" if noun.endswith("s") else "does"
 
 
 def history_pairs(turns: Sequence[dict]) -> list[tuple[str, str]]:
@@ -80,7 +86,8 @@ class ConversationGraph:
             standalone = self.rewrite(question, history)
         else:
             standalone = resolve_followup(question, history)
-        return {"standalone_question": standalone}
+        previous = QuestionAnalysis(**state["analysis"]) if history and state.get("analysis") else None
+        return {"standalone_question": standalone, "analysis": analyse(question, previous).model_dump()}
 
     def _retrieve(self, state: ConversationState) -> dict:
         self._check_stop()
@@ -110,6 +117,10 @@ class ConversationGraph:
             history=history_pairs(state.get("turns", [])),
             cited=[(t["citations"][0]["document"], t["citations"][0]["start"])
                    for t in state.get("turns", []) if t.get("citations")],
+            quoted=[(c["document"], c["start"]) for t in state.get("turns", []) if t.get("status", "ok") == "ok"
+                    for c in t.get("citations", [])],
+            documents=state.get("documents"),
+            analysis=QuestionAnalysis(**state["analysis"]) if state.get("analysis") else None,
         )
         self._check_stop()
         draft = self.engine.answer(evidence, self._token_sink())
@@ -133,15 +144,19 @@ class ConversationGraph:
         ]
         if draft["refused"]:
             noun = self.corpus_noun(state.get("documents"))
-            answer = f"The {noun} does not say. The closest passages are listed as sources."
-            citations, unsupported = [], []
+            if draft["text"]:  # what the documents do say about it, cited
+                citations, unsupported = verify_quotes(draft["text"], draft["quotes"], self._document_text)
+                answer = f"The {noun} {_does(noun)} not say. {draft['text']}"
+            else:
+                answer = f"The {noun} {_does(noun)} not say. The closest passages are listed as sources."
+                citations, unsupported = [], []
         else:
             answer = draft["text"]
             citations, unsupported = verify_quotes(answer, draft["quotes"], self._document_text, state["sources"])
         turn = Turn(
             question=state["question"], standalone_question=state["standalone_question"], answer=answer,
             refused=draft["refused"], engine=self.engine.name, citations=citations, sources=sources,
-            unsupported=unsupported,
+            unsupported=[sentence for sentence, _ in unsupported], reasons=[reason for _, reason in unsupported],
         )
         return {
             "turns": [turn.model_dump()],

@@ -30,8 +30,8 @@ def print_turn(turn: Turn) -> None:
     """A turn as a reader wants it: the query searched, the answer, its quotes, then the sources."""
     out.print(f"[dim]searched: {_plain(turn.standalone_question)}[/dim]")
     out.print(_plain(turn.answer))
-    for sentence in turn.unsupported:
-        out.print(f"[yellow]unsupported:[/yellow] {_plain(sentence)}")
+    for sentence, reason in turn.flagged():
+        out.print(f"[yellow]unsupported:[/yellow] {_plain(sentence)} [yellow]({_plain(reason)})[/yellow]")
     if turn.citations:
         out.print()
     for c in turn.citations:

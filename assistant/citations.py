@@ -9,6 +9,7 @@ from rapidfuzz import fuzz
 
 from store.chunking import sentence_spans
 
+from assistant.meaning import disagreement
 from assistant.turns import Citation
 
 FUZZY_THRESHOLD = 90.0  # rapidfuzz partial-ratio a quote needs to count as found in its document
@@ -34,7 +35,8 @@ def locate(quote: str, text: str, near: int = 0) -> tuple[int, int, float] | Non
 def verify_quotes(
     answer: str, quotes: Sequence[dict], document_text: Callable[[str], str], sources: Sequence[dict] = ()
 ) -> tuple[list[Citation], list[str]]:
-    """Citations for quotes 1..n (verified when found in the stored text) and the answer sentences left unsupported."""
+    """Citations for quotes 1..n (verified when found in the stored text), the answer sentences left unsupported,
+    and the reason for each: no verified quote, or a quote that says otherwise (checked for meaning)."""
     citations: list[Citation] = []
     for n, quote in enumerate(quotes, start=1):
         text = document_text(quote["document"])
@@ -50,18 +52,37 @@ def verify_quotes(
         else:
             citations.append(Citation(n=n, document=quote["document"], title=quote["title"], start=start, end=end,
                                       quote=quote["text"], verified=False))
-    verified = {c.n for c in citations if c.verified}
-    return citations, unsupported_sentences(answer, verified)
+    quoted = {c.n: c.quote for c in citations if c.verified}
+    return citations, unsupported_sentences(answer, quoted)
 
 
-def unsupported_sentences(answer: str, verified: set[int]) -> list[str]:
-    """Answer sentences with words but without a marker, or with a marker whose quote did not verify."""
+def unsupported_sentences(answer: str, quoted: dict[int, str]) -> list[tuple[str, str]]:
+    """(sentence, reason) for each answer sentence with words but without a marker, with a marker whose quote
+    did not verify, or whose verified quotes all say otherwise."""
     # "Claim. [1]" and "Claim [1]." both attach [1] to the claim before it
     normalised = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
     unsupported = []
     for start, end, _ in sentence_spans(normalised):
         sentence = normalised[start:end]
         markers = {int(n) for n in _MARKER.findall(sentence)}
-        if any(ch.isalnum() for ch in _MARKER.sub("", sentence)) and not (markers and markers <= verified):
-            unsupported.append(sentence)
+        claim = _MARKER.sub("", sentence).strip()
+        if not any(ch.isalnum() for ch in claim):
+            continue
+        if not markers:
+            unsupported.append((sentence, "it cites no passage"))
+        elif not markers <= quoted.keys():
+            unsupported.append((sentence, "its quote is not in the documents"))
+        elif _is_verdict(claim):
+            continue  # a bare "Yes" or "No": the engine checked its polarity against the quote it chose
+        else:
+            reasons = [disagreement(claim, quoted[n]) for n in sorted(markers)]
+            if all(reasons):
+                unsupported.append((sentence, reasons[0]))
     return unsupported
+
+
+_VERDICT = re.compile(r"^(yes|no)\W*$", re.IGNORECASE)
+
+
+def _is_verdict(claim: str) -> bool:
+    return bool(_VERDICT.match(claim))

@@ -172,6 +172,7 @@ class TurnResult(BaseModel):
     citations: list[dict]
     sources: list[dict]
     unsupported: list[str]
+    reasons: list[str] = []
     checks: dict[str, bool]
     passed: bool
     latency_ms: float
@@ -198,7 +199,8 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
                 conversation=name, turn=turn_number, question=turn.question,
                 standalone_question=turn.standalone_question, answer=turn.answer, refused=turn.refused,
                 engine=turn.engine, citations=[c.model_dump() for c in turn.citations],
-                sources=[s.model_dump() for s in turn.sources], unsupported=turn.unsupported, checks=checks,
+                sources=[s.model_dump() for s in turn.sources], unsupported=turn.unsupported, reasons=turn.reasons,
+                checks=checks,
                 passed=all(checks.values()), latency_ms=turn.latency_ms, first_token_ms=turn.first_token_ms,
             )
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from store import CrossEncoder, HybridRetriever, Index, RetrievalOptions, StoreSettings
 from store.config import default_data_dir
 
+from assistant.analysis import analyse
 from assistant.chain import ConversationGraph
 from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
@@ -101,7 +102,7 @@ class Assistant:
         self.index.ensure_bundled()
         encoder = cross_encoder or CrossEncoder()
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
-        scorer = ExtractiveEngine(encoder, settings.refuse_below)
+        scorer = ExtractiveEngine(encoder, settings.refuse_below, embed=self.index.embeddings.embed)
         self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)
@@ -142,6 +143,7 @@ class Assistant:
         """Load the models and the lexical index now rather than on the first question."""
         self._retriever.search("warm up", k=1)
         self._scorer.cross_encoder.score("warm up", ["warm up"])
+        analyse("What is this about?")  # loads and checks the spaCy pipeline
 
     def _noun(self, documents: list[str] | None) -> str:
         count = len(documents) if documents else len(self.index.documents())

@@ -43,7 +43,13 @@ class Turn(BaseModel):
     citations: list[Citation] = []
     sources: list[Source] = []
     unsupported: list[str] = []  # answer sentences no verified quote backs
+    reasons: list[str] = []  # why, for each of `unsupported` ("the passage says 32, not 23")
     status: Literal["ok", "failed", "cancelled"] = "ok"
     error: str | None = None
     latency_ms: float = 0.0
     first_token_ms: float | None = None  # when the first words of the answer were ready (streamed by LLM engines)
+
+    def flagged(self) -> list[tuple[str, str]]:
+        """(sentence, reason) for each unsupported sentence of the answer."""
+        reasons = self.reasons + ["no verified quote backs it"] * (len(self.unsupported) - len(self.reasons))
+        return list(zip(self.unsupported, reasons))

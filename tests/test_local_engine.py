@@ -203,12 +203,13 @@ def test_an_answer_drops_the_words_that_only_restate_the_question(question, repl
     assert concise(reply, question) == shown
 
 
-def test_a_restating_answer_is_shown_short_and_cited(make_assistant):
+def test_a_restating_answer_is_shown_as_its_verdict_and_the_sentence_it_stands_on(make_assistant):
+    """A bare "Yes" is not an answer in a chat: the reader sees the verdict and the cited sentence."""
     turn = _local_turn(make_assistant, "Did the authorities accept the ceasefire proposed by Russia?",
                        "Yes, the authorities accepted the ceasefire. [1]")
-    assert turn.answer == "Yes [1]" and turn.unsupported == []
     [citation] = turn.citations
     assert citation.verified and "accepted this Wednesday a ceasefire" in citation.quote
+    assert turn.answer == f"Yes — {citation.quote} [1]" and turn.unsupported == []
 
 
 def test_a_native_llama_cpp_build_is_told_from_the_portable_one(tmp_path):

@@ -68,8 +68,8 @@ class TurnView(Vertical, can_focus=False):
         if turn.refused:
             notes.append("not answered by the documents")
         if turn.unsupported:
-            notes.append(f"{len(turn.unsupported)} sentence(s) not supported by a verified quote: "
-                         + " | ".join(turn.unsupported))
+            notes.append(f"{len(turn.unsupported)} sentence(s) not supported: "
+                         + " | ".join(f"{sentence} ({reason})" for sentence, reason in turn.flagged()))
         unverified = [c.n for c in turn.citations if not c.verified]
         if unverified:
             notes.append("citation " + ", ".join(f"[{n}]" for n in unverified) + " not found in the documents")

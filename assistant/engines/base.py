@@ -37,6 +37,9 @@ class Evidence:
     document_text: Callable[[str], str]  # document id -> its full text, as indexed
     history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, oldest first
     cited: Sequence[tuple[str, int]] = ()  # (document, start) of each earlier answer's first citation, oldest first
+    quoted: Sequence[tuple[str, int]] = ()  # (document, start) of every citation of the earlier answers
+    documents: Sequence[str] | None = None  # the documents the conversation is about (None: all)
+    analysis: Any = None  # the question's QuestionAnalysis (assistant.analysis); engines analyse it when None
     ranked_sentences: list[Any] = field(default_factory=list)  # filled by engines that score sentences
 
 

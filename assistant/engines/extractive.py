@@ -7,18 +7,32 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from store import CrossEncoder, Passage
 from store.chunking import sentence_spans
 
+from assistant.analysis import QuestionAnalysis, analyse, holds_answer
 from assistant.engines.base import Draft, Evidence, Quote
 from assistant.engines.features import SentenceContext, combine, features, shares
 from assistant.followup import salient_terms
+from assistant.meaning import disagreement
 
 CANDIDATES = 12  # sentences the cross-encoder scores, after a cheap lexical prune
 NEIGHBOURS = 3  # sentences either side of the previous answer's that are always candidates
 JOINED_CANDIDATES = 4  # on a follow-up, the best sentences for the question alone, scored again joined
 MAX_SENTENCES = 2
 FOLLOW_MARGIN = 0.15  # a second sentence joins the answer when its combined score is this close to the best
+# why / how / list questions: up to three sentences make the answer, each this close to the best
+EXPLAIN_SENTENCES = 3
+EXPLAIN_MARGIN = 0.3
+# the best candidates searched for a sentence holding the expected kind of answer: a number must be in the best one
+# (most news sentences hold some name, place or date, few the asked-for count or sum)
+TYPE_DEPTH = {"number": 1, "money": 1, "quantity": 1}
+TYPE_DEPTH_OTHER = 3
+SUMMARY_SENTENCES = 3  # an overview answer's sentences
+SUMMARY_POOL = 300  # sentences of a document considered for its summary (a long one: those retrieved)
+SUMMARY_REDUNDANCY = 0.5  # how much a candidate's likeness to the chosen sentences counts against it
 
 
 @dataclass(frozen=True)
@@ -46,31 +60,103 @@ class ExtractiveEngine:
     name = "extractive"
     model = "ms-marco-MiniLM-L-12 sentence scorer"
 
-    def __init__(self, cross_encoder: CrossEncoder, refuse_below: float):
+    def __init__(self, cross_encoder: CrossEncoder, refuse_below: float,
+                 embed: Callable[[list[str]], np.ndarray] | None = None):
+        """`embed` gives unit vectors for sentences (the index's bge model): overview questions need it."""
         self.cross_encoder = cross_encoder
         self.refuse_below = refuse_below
+        self.embed = embed
+        self._vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
 
     def answer(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
-        ranked = self.rank(evidence)
+        analysis = evidence.analysis or analyse(evidence.question)
+        if analysis.intent == "overview" and self.embed is not None:
+            draft = self.overview(evidence, analysis)
+        else:
+            draft = self._answer(evidence, analysis)
+        if on_token and draft.text and not draft.refused:
+            on_token(draft.text)
+        return draft
+
+    def _answer(self, evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
+        ranked = self.rank(evidence, analysis)
         evidence.ranked_sentences = ranked
         if self.refuses(ranked, evidence):
             return Draft(text="", quotes=[], refused=True)
         best = ranked[0]
-        chosen = [best] + [s for s in ranked[1:MAX_SENTENCES] if s.score >= best.score - FOLLOW_MARGIN]
+        if analysis.answer_type is not None:
+            # the best of the top candidates that holds the kind of answer asked for; none: the documents do not say
+            depth = TYPE_DEPTH.get(analysis.answer_type, TYPE_DEPTH_OTHER)
+            holding = [s for s in ranked[:depth] if s.score > -math.inf and holds_answer(s.text, analysis)]
+            if not holding:
+                return _near_miss(best, analysis)
+            best = holding[0]
+        rest = [s for s in ranked if s is not best and s.score > -math.inf]
+        if analysis.intent in ("why", "how", "list"):
+            chosen = [best] + [s for s in rest[: EXPLAIN_SENTENCES - 1] if s.score >= best.score - EXPLAIN_MARGIN]
+        else:
+            chosen = [best] + [s for s in rest[: MAX_SENTENCES - 1] if s.score >= best.score - FOLLOW_MARGIN]
         chosen.sort(key=lambda s: (s.document, s.start))  # read in document order
-        quotes = [Quote(document=s.document, title=s.title, start=s.start, end=s.end, text=s.text) for s in chosen]
+        quotes = [_quote(s) for s in chosen]
         text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(chosen, start=1))
-        if on_token:
-            on_token(text)
+        if analysis.intent == "yesno":
+            text = f"{verdict(evidence.question, best.text)} — {text}"
         return Draft(text=text, quotes=quotes, refused=False)
+
+    def overview(self, evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
+        """A cited summary: the sentences most central to the document (closest to the mean of its sentence
+        vectors) that say different things, in reading order; "What else?" goes on with sentences not yet quoted."""
+        document = _summarised_document(evidence)
+        if document is None:
+            return Draft(text="", quotes=[], refused=True)
+        text = evidence.document_text(document)
+        spans, vectors = self._sentence_vectors(document, text, evidence.passages)
+        if not spans:
+            return Draft(text="", quotes=[], refused=True)
+        quoted = {start for doc, start in evidence.quoted if doc == document} if analysis.continues else set()
+        centroid = vectors.mean(axis=0)
+        centrality = vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
+        chosen: list[int] = []
+        open_ = [k for k, (start, end) in enumerate(spans) if not any(start <= q < end for q in quoted)]
+        while open_ and len(chosen) < SUMMARY_SENTENCES:
+            redundancy = (vectors[open_] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(open_))
+            gain = centrality[open_] - SUMMARY_REDUNDANCY * redundancy
+            pick = open_[int(np.argmax(gain))]
+            chosen.append(pick)
+            open_.remove(pick)
+        if not chosen:
+            return Draft(text="", quotes=[], refused=True)
+        title = next((p.title for p in evidence.passages if p.document_id == document), document)
+        picked = [ScoredSentence(document, title, spans[k][0], spans[k][1], text[spans[k][0]:spans[k][1]], k, 0)
+                  for k in sorted(chosen)]
+        evidence.ranked_sentences = picked
+        return Draft(text=" ".join(f"{s.text} [{i}]" for i, s in enumerate(picked, start=1)),
+                     quotes=[_quote(s) for s in picked])
+
+    def _sentence_vectors(self, document: str, text: str, passages: Sequence[Passage]):
+        """The document's summarisable sentences (spans) and their unit vectors, computed once per document."""
+        key = (document, len(text))
+        if key not in self._vectors:
+            spans = [(s, e) for s, e, _ in sentence_spans(text) if len(text[s:e].split()) >= 6]
+            if len(spans) > SUMMARY_POOL:  # a long document: its retrieved passages stand for it
+                inside = [(s, e) for s, e in spans if any(p.document_id == document and p.start <= s < p.end
+                                                          for p in passages)]
+                spans = spans[:10] + [x for x in inside if x not in spans[:10]]
+            vectors = self.embed([text[s:e] for s, e in spans]) if spans else np.zeros((0, 1), dtype=np.float32)
+            if len(self._vectors) > 64:
+                self._vectors.clear()
+            self._vectors[key] = (spans, vectors)
+        return self._vectors[key]
 
     def refuses(self, ranked: Sequence[ScoredSentence], evidence: Evidence) -> bool:
         """No sentence answers the question taken alone (calibrated in benchmarks/coqa_refusal.py: joining a
         follow-up with the previous question lets off-topic questions through)."""
         return not ranked or max(s.ce_question for s in ranked) < self.refuse_below
 
-    def rank(self, evidence: Evidence) -> list[ScoredSentence]:
-        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
+    def rank(self, evidence: Evidence, analysis: QuestionAnalysis | None = None) -> list[ScoredSentence]:
+        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is
+        (where the previous answer was counts only for a question that leans on it)."""
+        analysis = analysis or evidence.analysis or analyse(evidence.question)
         spans_of = _SentenceIndex(evidence.document_text)
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
@@ -93,8 +179,9 @@ class ExtractiveEngine:
             joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned])
         share_alone, share_joined = shares(alone), shares(joined)
         ranked = []
+        leans = analysis.depends_on_previous
         for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
-            same_doc = previous is not None and previous[0] == sentence.document
+            same_doc = leans and previous is not None and previous[0] == sentence.document
             context = SentenceContext(
                 question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
                 cited={i for doc, i in cited if doc == sentence.document}, count=spans_of.count(sentence.document),
@@ -103,6 +190,36 @@ class ExtractiveEngine:
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
+
+
+def _quote(s: ScoredSentence) -> Quote:
+    return Quote(document=s.document, title=s.title, start=s.start, end=s.end, text=s.text)
+
+
+_KIND = {"name": "name", "place": "place", "date": "date or time", "number": "number", "money": "sum of money",
+         "quantity": "figure"}
+
+
+def _near_miss(closest: ScoredSentence, analysis: QuestionAnalysis) -> Draft:
+    """A refusal that says what the documents do say about it, with the closest sentence cited."""
+    kind = _KIND[analysis.answer_type or "name"]
+    if analysis.unit:
+        kind = f"number of {analysis.unit}" if analysis.answer_type == "number" else f"figure for how {analysis.unit}"
+    text = f"It gives no {kind} for this; the closest it comes: {closest.text} [1]"
+    return Draft(text=text, quotes=[_quote(closest)], refused=True)
+
+
+def verdict(question: str, sentence: str) -> str:
+    """"Yes" when the sentence affirms what the question asks, "No" when it negates it or says the opposite
+    (the meaning check, without the coverage rule: the question's wording need not be the sentence's)."""
+    return "No" if disagreement(question.rstrip("?"), sentence, coverage=False) else "Yes"
+
+
+def _summarised_document(evidence: Evidence) -> str | None:
+    """The document an overview question is about: the conversation's one document, else the best passage's."""
+    if evidence.documents and len(evidence.documents) == 1:
+        return evidence.documents[0]
+    return evidence.passages[0].document_id if evidence.passages else None
 
 
 class _SentenceIndex:

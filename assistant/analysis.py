@@ -1,0 +1,164 @@
+"""What a question asks for: its intent, the kind of answer it expects, what it is about, and whether it leans on
+the previous turn. Read from spaCy's parse of the question, so "And Ohio?" and "Who runs it?" are understood as
+people ask them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+from assistant.language import parse
+
+Intent = Literal["overview", "factoid", "yesno", "why", "how", "list"]
+AnswerType = Literal["name", "place", "date", "number", "money", "quantity"]
+
+# spaCy entity labels that hold each kind of answer. en_core_web_sm confuses PERSON, ORG, GPE and NORP often,
+# so a "who" question accepts any name.
+ENTITY_TYPES: dict[str, frozenset[str]] = {
+    "name": frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW"}),
+    "place": frozenset({"GPE", "LOC", "FAC", "ORG"}),
+    "date": frozenset({"DATE", "TIME"}),
+    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"}),
+    "money": frozenset({"MONEY"}),
+    # a measure ("how long", "how far"): a quantity, or a stretch of time; the tagger calls "6-foot-11" a DATE
+    "quantity": frozenset({"QUANTITY", "DATE", "TIME", "CARDINAL", "MONEY", "PERCENT"}),
+}
+
+_AUX_FIRST = frozenset({"be", "do", "have", "can", "could", "will", "would", "should", "shall", "may", "might", "must"})
+_MEASURE = frozenset({"long", "far", "old", "big", "tall", "high", "large", "deep", "wide", "heavy", "fast", "often",
+                      "soon", "late", "early"})
+_HOW_MANY = frozenset({"many", "much"})
+# focus nouns that say what kind of answer a "what/which ..." question wants
+_FOCUS_TYPES: dict[str, AnswerType] = {
+    "year": "date", "month": "date", "day": "date", "date": "date", "time": "date", "century": "date",
+    "decade": "date", "season": "date",
+    "city": "place", "country": "place", "state": "place", "town": "place", "county": "place", "region": "place",
+    "place": "place", "village": "place", "province": "place", "nation": "place",
+    "agency": "name", "company": "name", "organization": "name", "organisation": "name", "team": "name",
+    "group": "name", "university": "name", "party": "name", "firm": "name", "newspaper": "name",
+    "percentage": "number", "percent": "number", "number": "number", "amount": "number", "price": "number",
+    "age": "number", "score": "number", "rate": "number", "share": "number", "speed": "number", "size": "number",
+    "population": "number", "total": "number", "distance": "quantity", "length": "quantity", "height": "quantity",
+    "weight": "quantity", "cost": "money", "salary": "money", "fee": "money", "budget": "money",
+}
+# "how much" with these verbs asks for a sum of money
+_MONEY_VERBS = frozenset({"cost", "pay", "spend", "charge", "earn", "raise", "sell", "owe", "lose", "price", "worth"})
+_OVERVIEW_NOUNS = frozenset({"article", "story", "piece", "text", "document", "report", "column", "essay", "this",
+                             "it", "post", "paper", "op-ed"})
+_OVERVIEW = re.compile(
+    r"\b(what'?s|what is|what are)\b.*\b(about|arguing|saying)\s*\??$"
+    r"|\bmain (point|idea|argument|takeaway)s?\b|\b(sum|summ?ari[sz]e|summary|gist|overview|tl;?dr)\b"
+    r"|\bwhat (does|do) (the |this )?(article|story|piece|text|document|writer|author) (say|argue)\s*\??$",
+    re.IGNORECASE)
+_WHAT_ELSE = re.compile(r"^\s*(and\s+)?(what|anything) else\b|^\s*(tell me )?more\b|^\s*go on\b", re.IGNORECASE)
+_PRONOUNS = frozenset({"he", "she", "it", "they", "them", "him", "her", "his", "hers", "its", "their", "theirs",
+                       "this", "that", "these", "those", "there", "then", "former", "latter"})
+_LEADS = re.compile(r"^\s*(and|so|but|what about|how about|then|also)\b", re.IGNORECASE)
+
+
+class QuestionAnalysis(BaseModel):
+    """One question, as the engines need it."""
+
+    intent: Intent = "factoid"
+    answer_type: AnswerType | None = None  # None: a description, not a name, date or number
+    unit: str | None = None  # the thing counted or measured ("soldiers" in "How many soldiers ...", "long")
+    focus: list[str] = []  # content lemmas: what the question is about
+    names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
+    negated: bool = False  # "Didn't the guards notice?"
+    depends_on_previous: bool = False  # a pronoun, an ellipsis, a bare "Why?": it leans on the last turn
+    continues: bool = False  # "What else?": more of what the last answer gave
+
+
+def analyse(question: str, previous: QuestionAnalysis | None = None) -> QuestionAnalysis:
+    """The analysis of `question`; `previous` is the last turn's, which an elliptic follow-up inherits."""
+    doc = parse(question)
+    words = [t for t in doc if not t.is_punct]
+    lower = [t.lower_ for t in words]
+    lemmas = [t.lemma_.lower() for t in words]
+    focus = [t.lemma_.lower() for t in words
+             if t.pos_ in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"} and not t.is_stop and t.tag_ not in {"WDT", "WP", "WRB"}]
+    names = [e.text for e in doc.ents]
+    pronoun = any(t.lower_ in _PRONOUNS and t.pos_ in {"PRON", "DET", "ADV"} for t in words)
+    has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
+    short = len(words) <= 3
+    depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
+    negated = any(t.dep_ == "neg" for t in doc) or any(t.lower_.endswith("n't") for t in words[:1])
+    base = dict(focus=focus, names=names, negated=negated, depends_on_previous=depends)
+
+    if _WHAT_ELSE.match(question) and previous is not None:
+        return previous.model_copy(update={"continues": True, "depends_on_previous": True})
+    if _OVERVIEW.search(question) and (any(w in _OVERVIEW_NOUNS for w in lower) or not focus):
+        return QuestionAnalysis(intent="overview", **{**base, "depends_on_previous": False})
+    if lemmas and (lemmas[0] in _AUX_FIRST or (len(lemmas) > 1 and lemmas[0] in {"so", "and", "but"}
+                                               and lemmas[1] in _AUX_FIRST)):
+        return QuestionAnalysis(intent="yesno", **base)
+    wh = next((k for k, t in enumerate(words) if t.tag_ in {"WDT", "WP", "WP$", "WRB"}), None)
+    if wh is None:
+        if previous is not None and depends:  # "And Ohio?", "And the short one?": asks what the last turn asked
+            return previous.model_copy(update={**base, "depends_on_previous": True, "continues": False})
+        return QuestionAnalysis(intent="factoid", **base)
+    word, after = lower[wh], lower[wh + 1] if wh + 1 < len(lower) else ""
+    if word == "why":
+        return QuestionAnalysis(intent="why", **{**base, "depends_on_previous": depends or len(words) <= 3})
+    if word == "how":
+        if after in _HOW_MANY:
+            unit = next((t.lemma_.lower() for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
+            verbs = {t.lemma_.lower() for t in words[wh + 2:] if t.pos_ in {"VERB", "AUX"}}
+            money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
+                lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
+            kind: AnswerType = "money" if money else "number"
+            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit, **base)
+        if after in _MEASURE:
+            return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
+        return QuestionAnalysis(intent="how", **base)
+    if word in {"who", "whom", "whose"}:
+        return QuestionAnalysis(intent="factoid", answer_type="name", **base)
+    if word == "where":
+        return QuestionAnalysis(intent="factoid", answer_type="place", **base)
+    if word == "when":
+        return QuestionAnalysis(intent="factoid", answer_type="date", **base)
+    # what / which: the noun they ask about decides ("What year ...", "Which agency ...", "What are the risks?")
+    head = words[wh].head if words[wh].dep_ == "det" and words[wh].head.pos_ == "NOUN" else None
+    if head is not None and head.lemma_.lower() in _FOCUS_TYPES:
+        return QuestionAnalysis(intent="factoid", answer_type=_FOCUS_TYPES[head.lemma_.lower()], **base)
+    if head is not None and head.tag_ == "NNS":
+        return QuestionAnalysis(intent="list", **base)
+    return QuestionAnalysis(intent="factoid", **base)
+
+
+def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
+    """The names, dates or numbers of the expected kind a sentence holds that the question does not already name
+    (all of them for a question that expects no particular kind)."""
+    if analysis.answer_type is None:
+        return []
+    labels = ENTITY_TYPES[analysis.answer_type]
+    asked = {n.lower() for n in analysis.names}
+    doc = parse(sentence)
+    found = [e for e in doc.ents if e.label_ in labels and e.text.lower() not in asked]
+    if analysis.answer_type in {"number", "quantity"}:
+        found += [doc[t.i:t.i + 1] for t in doc if t.like_num and not t.ent_type_ and t.text.lower() not in asked]
+    if analysis.answer_type == "number" and analysis.unit and analysis.unit not in _ANY_COUNT:
+        # "How many soldiers": a number of soldiers, not of civilians (a number that counts nothing named passes)
+        found = [span for span in found if not _counts(span) or analysis.unit in _counts(span)]
+    return [span.text for span in found]
+
+
+_ANY_COUNT = frozenset({"people", "person", "time", "one", "thing", "member", "case", "more", "other"})
+
+
+def _counts(span) -> set[str]:
+    """What a number counts, as lemmas of the noun and its modifiers ("two civilian deaths" → death, civilian);
+    empty when it counts no noun."""
+    head = span.root.head if span.root.dep_ in {"nummod", "quantmod", "compound", "amod"} else None
+    if head is not None and head.pos_ in {"NOUN", "PROPN"}:
+        return {head.lemma_.lower()} | {c.lemma_.lower() for c in head.children if c.dep_ in {"amod", "compound"}}
+    return set()
+
+
+def holds_answer(sentence: str, analysis: QuestionAnalysis) -> bool:
+    """The sentence can answer the question: it holds the kind of answer the question expects, if any."""
+    return analysis.answer_type is None or bool(answer_entities(sentence, analysis))
+

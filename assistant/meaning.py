@@ -1,0 +1,200 @@
+"""Does a cited sentence say what the claim says? Checked for meaning, not only for shared words.
+
+A claim disagrees with its source when it names someone or something the source does not, gives a number the
+source does not, negates what the source affirms (or the reverse), uses the opposite of the source's word, swaps
+who did what to whom, or says much the source does not hold. Each disagreement comes with its reason, in words a
+reader can check ("the passage says 32, not 23").
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.language import parse
+
+COVERAGE = 0.5  # share of a claim's nouns, names, adjectives and numbers its source must hold (verbs vary in paraphrase)
+_LEADING_VERDICT = re.compile(r"^\s*(yes|no)\s*[—–:-]\s*", re.IGNORECASE)
+_MARKER = re.compile(r"\s*\[\d+\]")
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())} | {
+    w: str(10 * n) for n, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)} | {
+    "hundred": "100", "thousand": "1000", "dozen": "12", "million": "million", "billion": "billion"}
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "n't", "without"})
+_WEEKDAYS_MONTHS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december".split())
+# Opposites that news text uses; a pair fires only when the claim's word is absent from the source and its
+# opposite is present ("rose" in the claim, "fell" in the source).
+_OPPOSITES = [
+    ("increase", "decrease"), ("rise", "fall"), ("rise", "drop"), ("rise", "decline"), ("gain", "lose"),
+    ("win", "lose"), ("accept", "reject"), ("agree", "refuse"), ("approve", "reject"), ("allow", "ban"),
+    ("allow", "forbid"), ("support", "oppose"), ("open", "close"), ("begin", "end"), ("start", "stop"),
+    ("start", "end"), ("arrive", "leave"), ("buy", "sell"), ("higher", "lower"), ("more", "less"),
+    ("more", "fewer"), ("large", "small"), ("big", "small"), ("long", "short"), ("strong", "weak"),
+    ("stronger", "weaker"), ("early", "late"), ("earlier", "later"), ("before", "after"), ("first", "last"),
+    ("success", "failure"), ("succeed", "fail"), ("guilty", "innocent"), ("legal", "illegal"), ("alive", "dead"),
+    ("victory", "defeat"), ("ally", "enemy"), ("north", "south"), ("east", "west"), ("up", "down"),
+    ("positive", "negative"), ("confirm", "deny"), ("include", "exclude"), ("hire", "fire"), ("rich", "poor"),
+    ("majority", "minority"), ("maximum", "minimum"), ("young", "old"), ("civilian", "military"),
+]
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in _OPPOSITES:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+_SAY = frozenset({"say", "state", "tell", "add", "report", "announce", "note", "claim"})
+
+
+def _plain(claim: str) -> str:
+    return _LEADING_VERDICT.sub("", _MARKER.sub("", claim)).strip()
+
+
+def _number(token) -> str | None:
+    text = token.lower_.replace(",", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return str(float(text)).removesuffix(".0")
+    return _NUMBER_WORDS.get(text)
+
+
+def _numbers(doc) -> list[tuple[str, str, object]]:
+    """(value, text, token) of each number in the text."""
+    out = []
+    for t in doc:
+        value = _number(t) if (t.like_num or t.lower_ in _NUMBER_WORDS) else None
+        if value is not None and not (t.ent_type_ == "DATE" and len(t.text) == 4):  # a year is checked as a name
+            out.append((value, t.text, t))
+    return out
+
+
+def _names(doc) -> list[tuple[str, str]]:
+    """(label, text) of the names and dates a text holds (without a leading "the" or a possessive)."""
+    out = []
+    for e in doc.ents:
+        if e.label_ in _NAME_LABELS or (e.label_ == "DATE" and any(
+                t.lower_ in _WEEKDAYS_MONTHS or re.fullmatch(r"1[89]\d\d|20\d\d", t.text) for t in e)):
+            text = re.sub(r"^(the|a|an)\s+|[’']s$", "", e.text, flags=re.IGNORECASE).strip()
+            if text:
+                out.append((e.label_, text))
+    return out
+
+
+def _holds_name(name: str, source_lower: str, source_proper: set[str]) -> bool:
+    lowered = name.lower()
+    if lowered in source_lower:
+        return True
+    parts = [p for p in re.findall(r"[\w’'.-]+", lowered) if len(p) > 2]
+    # "Aliyev" for "Ilham Aliyev", "Azerbaijani" for "Azerbaijan": each word of the name, by its first letters,
+    # among the source's names
+    return bool(parts) and all(p[:6] in source_proper for p in parts)
+
+
+def _polarity(doc) -> tuple[set[str], set[str]]:
+    """(lemmas of the words a negation governs, lemmas of the verbs and adjectives that stand without one)."""
+    negated = set()
+    for t in doc:
+        if t.dep_ == "neg" or t.lower_ in {"never"}:
+            negated.add(t.head.lemma_.lower())
+            negated |= {c.lemma_.lower() for c in t.head.children if c.dep_ in {"aux", "auxpass"}}
+    plain = {t.lemma_.lower() for t in doc if t.pos_ in {"VERB", "AUX", "ADJ"}} - negated
+    return negated, plain
+
+
+def _content(doc) -> list[str]:
+    return [t.lemma_.lower() for t in doc
+            if t.pos_ in {"NOUN", "PROPN", "ADJ", "NUM"} and not t.is_stop and t.lemma_.lower() not in _SAY
+            and len(t.text) > 1]
+
+
+def _swapped_roles(claim, source) -> str | None:
+    """The claim has the source's subject and object of a verb the other way round ("Armenia attacked
+    Azerbaijan" for "Azerbaijan attacked Armenia"); a passive claim is read through its agent."""
+    for verb in source:
+        if verb.pos_ != "VERB":
+            continue
+        subject = next((c for c in verb.children if c.dep_ == "nsubj" and c.pos_ in {"PROPN", "NOUN"}), None)
+        obj = next((c for c in verb.children if c.dep_ == "dobj" and c.pos_ in {"PROPN", "NOUN"}), None)
+        if subject is None or obj is None:
+            continue
+        mine = next((t for t in claim if t.lemma_.lower() == verb.lemma_.lower() and t.pos_ in {"VERB", "NOUN"}), None)
+        if mine is None:
+            continue
+        s_at = [t.i for t in claim if t.lemma_.lower() == subject.lemma_.lower()]
+        o_at = [t.i for t in claim if t.lemma_.lower() == obj.lemma_.lower()]
+        if not s_at or not o_at:
+            continue
+        passive = any(c.dep_ in {"auxpass", "agent"} for c in mine.children) or mine.tag_ == "VBN" and any(
+            t.lower_ == "by" for t in claim[mine.i + 1:mine.i + 3])
+        before, after = (s_at, o_at) if passive else (o_at, s_at)
+        if all(i < mine.i for i in before) and all(i > mine.i for i in after):
+            return f"the passage has it the other way round: {subject.text} {verb.text} {obj.text}"
+    return None
+
+
+def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
+    """Why the source does not say what the claim says, or None when it does. Without `coverage`, words of the
+    claim the source does not hold are allowed (a question's wording checked against its answer)."""
+    claim = _plain(claim)
+    source = _plain(source)
+    if not claim or claim.rstrip(".!?") == source.rstrip(".!?") or claim in source:
+        return None  # the source's own words
+    c, s = parse(claim), parse(source)
+    source_lower = source.lower()
+    source_lemmas = {t.lemma_.lower() for t in s} | {t.lower_ for t in s}
+
+    source_proper = {t.lower_[:6] for t in s if t.pos_ == "PROPN" or t.ent_type_}
+    for label, name in _names(c):
+        if not _holds_name(name, source_lower, source_proper):
+            others = [n for lab, n in _names(s) if lab == label and n.lower() not in claim.lower()]
+            if others:
+                return f"the passage names {others[0]}, not {name}"
+            return f"the passage does not mention {name}"
+    for t in c:  # a name the tagger did not see as an entity
+        if t.pos_ == "PROPN" and t.is_alpha and t.lower_[:6] not in source_proper and t.lower_ not in source_lower:
+            return f"the passage does not mention {t.text}"
+
+    source_numbers = _numbers(s)
+    values = {v for v, _, _ in source_numbers}
+    counted = {(v, tok.head.lemma_.lower()) for v, _, tok in source_numbers}
+    heads = {h for _, h in counted}
+    for value, text, token in _numbers(c):
+        head = token.head.lemma_.lower() if token.head is not token and token.head.pos_ == "NOUN" else ""
+        if value in values and not (head in heads and (value, head) not in counted):
+            continue
+        same = [t for _, t, tok in source_numbers if head and tok.head.lemma_.lower() == head]
+        if same:
+            return f"the passage says {same[0]} {token.head.text}, not {text}"
+        if source_numbers:
+            return f"the passage gives {', '.join(dict.fromkeys(t for _, t, _ in source_numbers))}, not {text}"
+        return f"the passage gives no number {text}"
+
+    claim_negated, claim_plain = _polarity(c)
+    source_negated, source_plain = _polarity(s)
+    for lemma in claim_negated - source_negated:
+        if lemma in source_plain:
+            return f"the passage says {lemma} without a negation; the claim negates it"
+    for lemma in source_negated - claim_negated:
+        if lemma in claim_plain and lemma not in source_plain:
+            return f"the passage says not {lemma}; the claim drops the negation"
+    if claim_negated and not source_negated and not any(t.lower_ in _NEGATIONS for t in s):
+        return "the claim has a negation the passage does not"
+
+    for t in c:
+        lemma = t.lemma_.lower()
+        opposite = _OPPOSITE.get(lemma) or _OPPOSITE.get(t.lower_)
+        if opposite and lemma not in source_lemmas and t.lower_ not in source_lemmas:
+            found = opposite & source_lemmas
+            if found:
+                return f"the passage says {sorted(found)[0]}, not {t.text}"
+
+    swapped = _swapped_roles(c, s)
+    if swapped:
+        return swapped
+
+    words = _content(c) if coverage else []
+    if words:
+        stems = {w[:5] for w in source_lemmas}
+        missing = [w for w in dict.fromkeys(words) if w not in source_lemmas and w[:5] not in stems]
+        if len(missing) > (1 - COVERAGE) * len(set(words)):
+            return f"the passage does not say: {', '.join(missing[:4])}"
+    return None
