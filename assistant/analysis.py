@@ -21,7 +21,7 @@ ENTITY_TYPES: dict[str, frozenset[str]] = {
     "name": frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW"}),
     "place": frozenset({"GPE", "LOC", "FAC", "ORG"}),
     "date": frozenset({"DATE", "TIME"}),
-    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "ORDINAL"}),
+    "number": frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
     "money": frozenset({"MONEY"}),
     # a measure ("how long", "how far"): a quantity, or a stretch of time; the tagger calls "6-foot-11" a DATE
     "quantity": frozenset({"QUANTITY", "DATE", "TIME", "CARDINAL", "MONEY", "PERCENT"}),
@@ -64,7 +64,8 @@ class QuestionAnalysis(BaseModel):
 
     intent: Intent = "factoid"
     answer_type: AnswerType | None = None  # None: a description, not a name, date or number
-    unit: str | None = None  # the thing counted or measured ("soldiers" in "How many soldiers ...", "long")
+    unit: str | None = None  # the thing counted or measured, as a lemma ("soldier" in "How many soldiers ...", "long")
+    unit_text: str | None = None  # ... as the question says it ("soldiers")
     focus: list[str] = []  # content lemmas: what the question is about
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
     negated: bool = False  # "Didn't the guards notice?"
@@ -105,12 +106,14 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
         return QuestionAnalysis(intent="why", **{**base, "depends_on_previous": depends or len(words) <= 3})
     if word == "how":
         if after in _HOW_MANY:
-            unit = next((t.lemma_.lower() for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
+            noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
+            unit = noun.lemma_.lower() if noun is not None else None
             verbs = {t.lemma_.lower() for t in words[wh + 2:] if t.pos_ in {"VERB", "AUX"}}
             money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
                 lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
             kind: AnswerType = "money" if money else "number"
-            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit, **base)
+            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit,
+                                    unit_text=noun.lower_ if noun is not None else None, **base)
         if after in _MEASURE:
             return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
         return QuestionAnalysis(intent="how", **base)

@@ -5,7 +5,7 @@ follow-up after the story's own first question (where joining it with the previo
 off-topic question look answerable). For each rule the refusal rate on answerable turns and on negatives
 is printed; the chosen rule is the one in `assistant/engines/extractive.py`.
 
-    python benchmarks/coqa_refusal.py      # needs the cache written by coqa_features.py
+    python benchmarks/coqa_refusal.py      # needs the cache written by fit_features.py
 """
 
 from __future__ import annotations

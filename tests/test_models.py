@@ -6,6 +6,7 @@ import socket
 import numpy as np
 import pytest
 
+from assistant.language import EN_CORE_WEB_SM, pipeline
 from store import ModelError, OnnxEmbeddings
 from store.models import BGE_SMALL_EN, MINILM_RERANKER, verified_dir
 
@@ -13,6 +14,18 @@ from store.models import BGE_SMALL_EN, MINILM_RERANKER, verified_dir
 def test_the_bundled_models_verify():
     for spec in (BGE_SMALL_EN, MINILM_RERANKER):
         assert (verified_dir(spec) / "model.onnx").is_file()
+    assert (verified_dir(EN_CORE_WEB_SM) / "meta.json").is_file()
+
+
+def test_the_linguistics_pipeline_is_the_pinned_one_and_every_file_of_it_is_checked():
+    folder = verified_dir(EN_CORE_WEB_SM)
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    checked = {name for name, _ in EN_CORE_WEB_SM.files}
+    assert on_disk - checked <= {"README.md", "LICENSE", "LICENSES_SOURCES", "accuracy.json"}  # no code or weights unchecked
+    assert pipeline().meta["version"] == "3.8.0"
+    tampered = dataclasses.replace(EN_CORE_WEB_SM, files=(("ner/model", "0" * 64),))
+    with pytest.raises(ModelError, match="does not match its recorded sha256"):
+        verified_dir(tampered)
 
 
 def test_a_file_with_another_hash_is_refused():

@@ -279,3 +279,13 @@ async def test_a_damaged_store_is_a_notification_with_the_way_out_and_the_ui_kee
         assert app.is_running and app.query_one("#question").value == "How many people were killed?"
         await pilot.press("f1")  # the UI still answers the keyboard
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_a_contradicting_claim_is_flagged_with_its_reason_in_the_ui(make_app):
+    model = GenericFakeChatModel(messages=iter([AIMessage("The Karabakh separatists reported 23 deaths [1].")]))
+    app = make_app("fake", chat_model=model)
+    async with app.run_test(size=SIZE) as pilot:
+        view = await ask(pilot, "How many deaths did the separatists report?")
+        note = str(view.query_one(".note").render())
+        assert "not supported" in note and "23 deaths" in note and "the passage says 32" in note
+        assert view.has_class("-unsupported")

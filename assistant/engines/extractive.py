@@ -166,7 +166,9 @@ class ExtractiveEngine:
         if not pruned:
             return []
         alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
-        follow_up = bool(evidence.history)
+        # a follow-up that names its own subject is scored as a first question: where the conversation was does
+        # not decide its answer
+        follow_up = bool(evidence.history) and analysis.depends_on_previous
         joined, dropped = alone, []
         if follow_up:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
@@ -204,7 +206,8 @@ def _near_miss(closest: ScoredSentence, analysis: QuestionAnalysis) -> Draft:
     """A refusal that says what the documents do say about it, with the closest sentence cited."""
     kind = _KIND[analysis.answer_type or "name"]
     if analysis.unit:
-        kind = f"number of {analysis.unit}" if analysis.answer_type == "number" else f"figure for how {analysis.unit}"
+        kind = (f"number of {analysis.unit_text or analysis.unit}" if analysis.answer_type == "number"
+                else f"figure for how {analysis.unit}")
     text = f"It gives no {kind} for this; the closest it comes: {closest.text} [1]"
     return Draft(text=text, quotes=[_quote(closest)], refused=True)
 

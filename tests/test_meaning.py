@@ -1,0 +1,72 @@
+"""Citations are checked for meaning: a claim whose cited sentence says otherwise is flagged, with the reason."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from assistant.chat_commands import print_turn
+from assistant.console import out
+from assistant.meaning import disagreement
+from store import bundled_document
+from store.chunking import sentence_spans
+from tests.claims import article_entities, contradictions, faithful
+
+ARTICLE = bundled_document().text
+SENTENCES = [ARTICLE[s:e].strip() for s, e, _ in sentence_spans(ARTICLE) if len(ARTICLE[s:e].split()) >= 6]
+ENTITIES = article_entities(ARTICLE)
+
+
+def test_contradictions_made_from_the_article_are_flagged_and_its_own_sentences_kept():
+    rng = random.Random(14)
+    made = [(kind, claim, s) for s in SENTENCES for kind, claim in contradictions(s, ENTITIES, rng)]
+    kept = [(claim, s) for s in SENTENCES for claim in faithful(s)]
+    assert {kind for kind, _, _ in made} >= {"entity swapped", "number changed", "negation added"}
+    missed = [(claim, s) for _, claim, s in made if disagreement(claim, s) is None]
+    wrongly = [(claim, s, disagreement(claim, s)) for claim, s in kept if disagreement(claim, s) is not None]
+    assert len(missed) <= 0.05 * len(made), missed
+    assert len(wrongly) <= 0.05 * len(kept), wrongly
+
+
+@pytest.mark.parametrize(("claim", "source", "reason"), [
+    ("Azerbaijan reported more than 200 injuries.",
+     "The Karabakh separatists reported 32 deaths and more than 200 injuries, while they had to evacuate about "
+     "7,000 inhabitants in 16 towns.", "Azerbaijan"),
+    ("The Karabakh separatists reported 23 deaths.",
+     "The Karabakh separatists reported 32 deaths and more than 200 injuries.", "32 deaths, not 23"),
+    ("Azerbaijan did not confirm the suspension of its military operation.",
+     "Azerbaijan confirmed the suspension of its military operation in the separatist territory.", "negat"),
+])
+def test_the_reason_names_what_the_passage_says(claim, source, reason):
+    assert reason in (disagreement(claim, source) or "")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(SENTENCES), st.integers(min_value=1, max_value=9))
+def test_a_sentence_supports_itself_and_never_another_number(sentence, bump):
+    assert disagreement(sentence, sentence) is None
+    numbers = [t for t in sentence.split() if t.isdigit() and not (len(t) == 4 and t.startswith(("19", "20")))]
+    if numbers:
+        changed = sentence.replace(numbers[0], str(int(numbers[0]) + bump), 1)
+        assert disagreement(changed, sentence) is not None
+
+
+def _contradicting(make_assistant):
+    model = GenericFakeChatModel(messages=iter([AIMessage("The Karabakh separatists reported 23 deaths [1].")]))
+    return make_assistant("fake", chat_model=model).ask("How many deaths did the separatists report?")[1]
+
+
+def test_a_contradicting_claim_is_flagged_with_its_reason_in_the_cli(make_assistant):
+    turn = _contradicting(make_assistant)
+    assert turn.unsupported == ["The Karabakh separatists reported 23 deaths [1]."]
+    assert "32" in turn.reasons[0] and "23" in turn.reasons[0]
+    with out.capture() as captured:
+        print_turn(turn)
+    printed = captured.get()
+    assert "unsupported: The Karabakh separatists reported 23 deaths" in printed
+    assert turn.reasons[0] in printed
