@@ -47,7 +47,9 @@ _SAY = frozenset({"say", "state", "tell", "add", "report", "announce", "note", "
 
 
 def _plain(claim: str) -> str:
-    return _LEADING_VERDICT.sub("", _MARKER.sub("", claim)).strip()
+    """The claim without markers, a leading "Yes —" or "No —", or the space a removed marker leaves."""
+    text = _LEADING_VERDICT.sub("", _MARKER.sub("", claim))
+    return re.sub(r"\s+([.!?,;:])", r"\1", " ".join(text.split()))
 
 
 def _number(token) -> str | None:
