@@ -5,8 +5,8 @@ ask, over 10 NYT articles; its article conversations), cross-validated by story,
 Caches cross-encoder scores for every (turn, story sentence) pair, then fits a listwise (softmax) linear model over
 the features in `assistant/engines/features.py` -- one for first turns, one for follow-ups -- simulating each
 dialog in order so that "the previous answer" is the engine's own previous pick, not the gold one. A follow-up that
-does not lean on the previous turn (no pronoun, no ellipsis, no bare "Why?": `assistant/analysis.py`) is scored as
-a first question, as the engine does. Prints the held-out top-1 evidence hit rate (what citation precision
+does not lean on the previous turn (no pronoun, no ellipsis, no bare "Why?": `assistant/analysis.py`) can be
+scored as a first question instead (measured; not chosen). Prints the held-out top-1 evidence hit rate (what citation precision
 measures) for first turns and follow-ups of each set, per feature set, and the weights fitted on everything.
 
     python benchmarks/fit_features.py            # writes benchmarks/results/fit_features.json
@@ -262,9 +262,9 @@ def main() -> None:
         "cross-encoder on the question alone": ({"first": mask(["ce_question"]), "follow-up": mask(["ce_question"])},
                                                 None, None),
         "previous release: every follow-up uses the conversation, fitted on CoQA only": (chosen, None, {"coqa"}),
-        "every follow-up uses the conversation, fitted on both": (chosen, None, None),
         "only follow-ups that lean on the last turn use it, fitted on CoQA only": (chosen, leans, {"coqa"}),
-        "chosen: only follow-ups that lean on the last turn use it, fitted on both": (chosen, leans, None),
+        "only follow-ups that lean on the last turn use it, fitted on both": (chosen, leans, None),
+        "chosen: every follow-up uses the conversation, fitted on both": (chosen, None, None),
     }
     columns = ["coqa first", "coqa follow-ups", "natural first", "natural follow-ups"]
     print("Held-out top-1 evidence hit rate (5 folds by story; a story is never fitted on where it is scored)\n")
@@ -272,7 +272,7 @@ def main() -> None:
     for name, (masks, lean, sets) in runs.items():
         results[name] = evaluate(dialogs, cache, masks, lean, train_sets=sets)
         print(f"| {name} | " + " | ".join(str(results[name].get(c, "")) for c in columns) + " |", flush=True)
-    weights = fit_both(dialogs, cache, chosen, leans)
+    weights = fit_both(dialogs, cache, chosen)
     results["weights"] = {
         kind: {f: round(float(w), 4) for f, w in zip(FEATURES, weights[kind], strict=True) if w != 0} for kind in KINDS
     }

@@ -154,8 +154,7 @@ class ExtractiveEngine:
         return not ranked or max(s.ce_question for s in ranked) < self.refuse_below
 
     def rank(self, evidence: Evidence, analysis: QuestionAnalysis | None = None) -> list[ScoredSentence]:
-        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is
-        (where the previous answer was counts only for a question that leans on it)."""
+        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
         analysis = analysis or evidence.analysis or analyse(evidence.question)
         spans_of = _SentenceIndex(evidence.document_text)
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
@@ -166,9 +165,7 @@ class ExtractiveEngine:
         if not pruned:
             return []
         alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
-        # a follow-up that names its own subject is scored as a first question: where the conversation was does
-        # not decide its answer
-        follow_up = bool(evidence.history) and analysis.depends_on_previous
+        follow_up = bool(evidence.history)
         joined, dropped = alone, []
         if follow_up:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
@@ -181,9 +178,8 @@ class ExtractiveEngine:
             joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned])
         share_alone, share_joined = shares(alone), shares(joined)
         ranked = []
-        leans = analysis.depends_on_previous
         for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
-            same_doc = leans and previous is not None and previous[0] == sentence.document
+            same_doc = previous is not None and previous[0] == sentence.document
             context = SentenceContext(
                 question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
                 cited={i for doc, i in cited if doc == sentence.document}, count=spans_of.count(sentence.document),
