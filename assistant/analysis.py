@@ -108,7 +108,7 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
         if after in _HOW_MANY:
             noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
             unit = noun.lemma_.lower() if noun is not None else None
-            verbs = {t.lemma_.lower() for t in words[wh + 2:] if t.pos_ in {"VERB", "AUX"}}
+            verbs = {t.lemma_.lower() for t in words[wh + 2:]} | {t.lower_ for t in words[wh + 2:]}  # "cost" is often tagged a noun
             money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
                 lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
             kind: AnswerType = "money" if money else "number"

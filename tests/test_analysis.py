@@ -1,0 +1,44 @@
+"""Questions are read the way people ask them: what they want, about what, and whether they lean on the last turn."""
+
+import pytest
+
+from assistant.analysis import analyse, holds_answer
+
+
+@pytest.mark.parametrize(("question", "intent", "answer_type"), [
+    ("What is this article about?", "overview", None),
+    ("What's the main point of this piece?", "overview", None),
+    ("What is this opinion piece arguing?", "overview", None),
+    ("What happened with Greece?", "factoid", None),  # a question about one thing, not an overview
+    ("How many soldiers did Azerbaijan lose?", "factoid", "number"),
+    ("How much did the operation cost?", "factoid", "money"),
+    ("How long is the Lachin corridor?", "factoid", "quantity"),
+    ("Who brokered it?", "factoid", "name"),
+    ("Where will the talks be held?", "factoid", "place"),
+    ("When did it open?", "factoid", "date"),
+    ("In what year did the war end?", "factoid", "date"),
+    ("Did Armenia agree to the ceasefire?", "yesno", None),
+    ("Does the water level drop when the town pumps a lot?", "yesno", None),  # "when" inside a yes/no question
+    ("Why did the fighting start?", "why", None),
+    ("How are crews fighting it?", "how", None),
+    ("What other kinds of mismanagement does the writer list?", "list", None),
+])
+def test_intent_and_expected_kind_of_answer(question, intent, answer_type):
+    analysis = analyse(question)
+    assert (analysis.intent, analysis.answer_type) == (intent, answer_type)
+
+
+def test_follow_ups_that_lean_on_the_last_turn_are_told_from_those_that_name_their_subject():
+    first = analyse("How many followers does Basford have?")
+    assert analyse("And sales there?", first).answer_type == "number"  # an ellipsis asks what the last turn asked
+    assert analyse("Why?", first).depends_on_previous
+    assert analyse("Who runs it?", first).depends_on_previous
+    assert not analyse("Where will the reintegration talks be held?", first).depends_on_previous
+    assert analyse("What else?", analyse("What is this article about?")).continues
+
+
+def test_a_count_is_answered_only_by_a_number_of_the_thing_asked_about():
+    soldiers = analyse("How many soldiers did Azerbaijan lose?")
+    assert not holds_answer("The area is populated by some 120,000 Armenians.", soldiers)
+    assert holds_answer("Azerbaijan lost 200 soldiers.", soldiers)
+    assert holds_answer("The Azerbaijani side reported two civilian deaths.", analyse("How many civilians died?"))
