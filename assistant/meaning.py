@@ -138,6 +138,9 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
     claim the source does not hold are allowed (a question's wording checked against its answer)."""
     claim = _plain(claim)
     source = _plain(source)
+    answer, dash, sentence = claim.partition(" — ")
+    if dash and sentence.rstrip(".!?") in source:  # "34 — <the sentence it stands on>": the answer is what to check
+        claim = answer
     if not claim or claim.rstrip(".!?") == source.rstrip(".!?") or claim in source:
         return None  # the source's own words
     c, s = parse(claim), parse(source)

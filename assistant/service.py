@@ -6,6 +6,7 @@ import logging
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,9 @@ class AssistantSettings(BaseSettings):
     openai_base_url: str | None = None  # any OpenAI-compatible server: llama.cpp, vLLM, LM Studio
     openai_api_key: str = "not-needed"
     llm_timeout: float = 60.0
+    # how an LLM engine's short answer is shown: followed by the sentence it stands on ("evidence"), or alone
+    # ("short": the fewest words, what CoQA's F1 rewards)
+    answer_style: Literal["evidence", "short"] = "evidence"
 
     @model_validator(mode="after")
     def _choose_engine(self) -> AssistantSettings:
@@ -195,7 +199,7 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
     from assistant.engines.llm import LLMEngine
 
     if chat_model is not None:
-        return LLMEngine(chat_model, settings.engine, type(chat_model).__name__, scorer)
+        return LLMEngine(chat_model, settings.engine, type(chat_model).__name__, scorer, style=settings.answer_style)
     if settings.engine == "ollama":
         try:
             from langchain_ollama import ChatOllama
@@ -203,7 +207,7 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
             raise EngineError("the ollama engine needs its extra: pip install 'evidence-assistant[ollama]'") from None
         model = ChatOllama(model=settings.ollama_model, base_url=settings.ollama_url, temperature=0,
                            client_kwargs={"timeout": settings.llm_timeout})
-        return LLMEngine(model, "ollama", settings.ollama_model, scorer)
+        return LLMEngine(model, "ollama", settings.ollama_model, scorer, style=settings.answer_style)
     if settings.engine == "openai":
         try:
             from langchain_openai import ChatOpenAI
@@ -211,7 +215,7 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
             raise EngineError("the openai engine needs its extra: pip install 'evidence-assistant[openai]'") from None
         model = ChatOpenAI(model=settings.openai_model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
                            temperature=0, timeout=settings.llm_timeout, max_retries=1)
-        return LLMEngine(model, "openai", settings.openai_model, scorer)
+        return LLMEngine(model, "openai", settings.openai_model, scorer, style=settings.answer_style)
     if settings.engine == "local":
         path = local_model_path(settings)
         if path is None:
@@ -228,7 +232,7 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
         model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads, token_timeout=settings.llm_timeout,
                              first_token_timeout=max(120.0, 2 * settings.llm_timeout))
         return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
-                         rewrites=settings.local_rewrite)
+                         rewrites=settings.local_rewrite, style=settings.answer_style)
     raise EngineError(f"unknown engine {settings.engine!r}; choose extractive, local, ollama or openai")
 
 

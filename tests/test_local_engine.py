@@ -81,10 +81,11 @@ def test_the_llama_cpp_adapter_maps_roles():
     assert LlamaCppChat.to_chat(messages)[1]["content"] == "question"
 
 
-def _local_assistant(make_assistant, model):
+def _local_assistant(make_assistant, model, style="evidence"):
     """An assistant with the local engine's layout (the scorer's best two sentences as evidence) over `model`."""
     assistant = make_assistant("fake", chat_model=model)
-    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=LOCAL_EVIDENCE_SENTENCES)
+    assistant.engine = LLMEngine(model, "local", "fake.gguf", assistant.engine.scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
+                                 style=style)
     assistant.chain = assistant._graph()
     return assistant
 
@@ -227,3 +228,15 @@ def test_a_native_llama_cpp_build_is_told_from_the_portable_one(tmp_path):
         for name in native:
             archive.writestr(name, b"")
     assert wheel_problems(wheel) and "native build" in wheel_problems(wheel)[0]
+
+
+@pytest.mark.parametrize(("style", "shown"), [
+    ("evidence", "34 — Military clashes have left at least 34 dead in that region of the South Caucasus. [1]"),
+    ("short", "34 [1]"),
+])
+def test_a_short_answer_is_shown_with_the_sentence_it_stands_on_unless_asked_short(make_assistant, style, shown):
+    model = GenericFakeChatModel(messages=iter([AIMessage("34")]))  # no marker: cited for it
+    turn = _local_assistant(make_assistant, model, style).ask("How many people were killed in the clashes?")[1]
+    assert turn.answer == shown and turn.unsupported == []
+    [citation] = turn.citations
+    assert citation.verified and "at least 34 dead" in citation.quote

@@ -15,6 +15,8 @@ import Stemmer
 
 from assistant.analysis import analyse, answer_entities
 from assistant.citations import locate
+from assistant.language import parse
+from assistant.meaning import disagreement
 from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
 from assistant.followup import salient_terms
@@ -65,9 +67,10 @@ class LLMEngine:
     """Phrases an answer from the best passages with a chat model, streaming; cites by passage number."""
 
     def __init__(self, chat_model: BaseChatModel, name: str, model: str, scorer: ExtractiveEngine, passages: int = 4,
-                 sentences: int = 0, rewrites: bool = True):
+                 sentences: int = 0, rewrites: bool = True, style: str = "evidence"):
         """With `sentences`, the model sees only the scorer's best sentences (each its own numbered passage)
-        instead of the best `passages`: small models phrase well but choose evidence poorly."""
+        instead of the best `passages`: small models phrase well but choose evidence poorly. With the
+        "evidence" style a short answer ("34", "Yes") is shown with the sentence it stands on."""
         self.chat_model = chat_model
         self.name = name
         self.model = model
@@ -75,6 +78,7 @@ class LLMEngine:
         self.passages = passages
         self.sentences = sentences
         self.rewrites = rewrites  # whether the chain asks this model to rewrite follow-ups
+        self.style = style
 
     def close(self) -> None:
         """Let go of what the chat model holds (the local engine's model process); others hold nothing."""
@@ -133,15 +137,28 @@ class LLMEngine:
             text = concise(text, evidence.question)
         draft = cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences),
                                 question=evidence.question)
-        return _with_evidence(draft)
+        return with_evidence(draft) if self.style == "evidence" else draft
 
 
-def _with_evidence(draft: Draft) -> Draft:
-    """A bare "Yes [1]" or "No [1]" is not an answer in a chat: it gets the sentence it stands on."""
-    verdict = _YES_NO.match(_MARKER.sub("", draft.text).strip())
-    if verdict and not verdict.group(2).strip(".! ") and len(draft.quotes) == 1 and draft.quotes[0].end > draft.quotes[0].start:
-        return Draft(text=f"{verdict.group(1).capitalize()} — {draft.quotes[0].text} [1]", quotes=draft.quotes)
-    return draft
+SHORT_ANSWER = 8  # words: an answer this short is a fragment ("34", "the Russian peacekeepers"), not a sentence
+
+
+def with_evidence(draft: Draft) -> Draft:
+    """A short answer ("Yes [1]", "34 [1]") is not an answer in a chat: it is shown with the sentence it stands
+    on, "34 — Military clashes have left at least 34 dead … [1]". Only an answer cited to one real span."""
+    claim = _MARKER.sub("", draft.text).strip()
+    if len(draft.quotes) != 1 or draft.quotes[0].end <= draft.quotes[0].start or len(_TOKEN.findall(claim)) > SHORT_ANSWER:
+        return draft
+    quote = draft.quotes[0].text
+    verdict = _YES_NO.match(claim)
+    if verdict and not verdict.group(2).strip(".! "):
+        claim = verdict.group(1).capitalize()
+    elif any(t.dep_ in {"nsubj", "nsubjpass"} for t in parse(claim)) or disagreement(claim, quote):
+        return draft  # a sentence of its own, or one its quote does not bear out: shown as written, and checked
+    claim = claim.rstrip(".")
+    if not claim:
+        return draft
+    return Draft(text=f"{claim} — {quote} [1]", quotes=draft.quotes)
 
 
 _TOKEN = re.compile(r"[\w'’-]+")
