@@ -68,7 +68,6 @@ class QuestionAnalysis(BaseModel):
     unit_text: str | None = None  # ... as the question says it ("soldiers")
     focus: list[str] = []  # content lemmas: what the question is about
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
-    negated: bool = False  # "Didn't the guards notice?"
     depends_on_previous: bool = False  # a pronoun, an ellipsis, a bare "Why?": it leans on the last turn
     continues: bool = False  # "What else?": more of what the last answer gave
 
@@ -86,8 +85,7 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
     short = len(words) <= 3
     depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
-    negated = any(t.dep_ == "neg" for t in doc) or any(t.lower_.endswith("n't") for t in words[:1])
-    base = dict(focus=focus, names=names, negated=negated, depends_on_previous=depends)
+    base = dict(focus=focus, names=names, depends_on_previous=depends)
 
     if _WHAT_ELSE.match(question) and previous is not None:
         return previous.model_copy(update={"continues": True, "depends_on_previous": True})

@@ -79,7 +79,7 @@ class ExtractiveEngine:
         return draft
 
     def _answer(self, evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
-        ranked = self.rank(evidence, analysis)
+        ranked = self.rank(evidence)
         evidence.ranked_sentences = ranked
         if self.refuses(ranked, evidence):
             return Draft(text="", quotes=[], refused=True)
@@ -153,9 +153,8 @@ class ExtractiveEngine:
         follow-up with the previous question lets off-topic questions through)."""
         return not ranked or max(s.ce_question for s in ranked) < self.refuse_below
 
-    def rank(self, evidence: Evidence, analysis: QuestionAnalysis | None = None) -> list[ScoredSentence]:
+    def rank(self, evidence: Evidence) -> list[ScoredSentence]:
         """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
-        analysis = analysis or evidence.analysis or analyse(evidence.question)
         spans_of = _SentenceIndex(evidence.document_text)
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
