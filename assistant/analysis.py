@@ -123,6 +123,8 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
         return QuestionAnalysis(intent="factoid", answer_type="date", **base)
     # what / which: the noun they ask about decides ("What year ...", "Which agency ...", "What are the risks?")
     head = words[wh].head if words[wh].dep_ == "det" and words[wh].head.pos_ == "NOUN" else None
+    if head is None and words[wh].dep_ == "attr" and words[wh].head.lemma_ == "be":  # "What is the population of X?"
+        head = next((c for c in words[wh].head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
     if head is not None and head.lemma_.lower() in _FOCUS_TYPES:
         return QuestionAnalysis(intent="factoid", answer_type=_FOCUS_TYPES[head.lemma_.lower()], **base)
     if head is not None and head.tag_ == "NNS":

@@ -17,6 +17,8 @@ from assistant.analysis import analyse, holds_answer
     ("Where will the talks be held?", "factoid", "place"),
     ("When did it open?", "factoid", "date"),
     ("In what year did the war end?", "factoid", "date"),
+    ("What is the population of Baku?", "factoid", "number"),  # the noun asked about decides
+    ("What was her job at the prison?", "factoid", None),
     ("Did Armenia agree to the ceasefire?", "yesno", None),
     ("Does the water level drop when the town pumps a lot?", "yesno", None),  # "when" inside a yes/no question
     ("Why did the fighting start?", "why", None),
