@@ -168,7 +168,7 @@ class ExtractiveEngine:
         joined, dropped = alone, []
         if follow_up:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
-            # scored again joined with the previous question (held out: no loss, two thirds of the pairs; coqa_features.py).
+            # scored again joined with the previous question (held out: no loss, two thirds of the pairs; fit_features.py).
             order = sorted(range(len(pruned)), key=lambda k: -alone[k])
             kept = set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document, s.index) == previous}
             dropped = [replace(pruned[k], ce_question=alone[k], ce_joined=alone[k], score=-math.inf)
