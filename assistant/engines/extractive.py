@@ -127,7 +127,9 @@ class ExtractiveEngine:
         if not chosen:
             return Draft(text="", quotes=[], refused=True)
         title = next((p.title for p in evidence.passages if p.document_id == document), document)
-        picked = [ScoredSentence(document, title, spans[k][0], spans[k][1], text[spans[k][0]:spans[k][1]], k, 0)
+        # a summary sentence's relevance is its centrality, as a logit (the sources show sigmoid(relevance))
+        picked = [ScoredSentence(document, title, spans[k][0], spans[k][1], text[spans[k][0]:spans[k][1]], k, 0,
+                                 ce_question=_logit(float(centrality[k])), ce_joined=_logit(float(centrality[k])))
                   for k in sorted(chosen)]
         evidence.ranked_sentences = picked
         return Draft(text=" ".join(f"{s.text} [{i}]" for i, s in enumerate(picked, start=1)),
@@ -187,6 +189,11 @@ class ExtractiveEngine:
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def _quote(s: ScoredSentence) -> Quote:
