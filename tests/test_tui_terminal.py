@@ -17,10 +17,10 @@ COLS, ROWS = 100, 30
 
 
 class Terminal:
-    def __init__(self, args: list[str], env: dict[str, str]):
+    def __init__(self, args: list[str], env: dict[str, str], command: str = COMMAND):
         self.screen = pyte.Screen(COLS, ROWS)
         self.stream = pyte.ByteStream(self.screen)
-        self.child = pexpect.spawn(COMMAND, args, env=env, dimensions=(ROWS, COLS))
+        self.child = pexpect.spawn(command, args, env=env, dimensions=(ROWS, COLS))
 
     @property
     def text(self) -> str:
@@ -68,6 +68,33 @@ def test_ask_follow_up_quit_and_resume_in_a_real_terminal(tmp_path):
     again.wait_for(r"34 dead .* And the Azerbaijani side\? .*two civilian deaths", pane="conversation")
     assert f"conversation {conversation}" in again.text
     assert again.quit() == 0
+
+
+def test_the_ui_quits_when_its_terminal_goes_away(tmp_path):
+    """A closed terminal window or a killed tmux session must not leave the UI behind, spinning on a dead tty.
+    Launched with SIGHUP ignored (as nohup and some launchers do), so only the hang-up itself can tell it."""
+    env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=str(tmp_path / "store"),
+               ASSISTANT_CONVERSATIONS=str(tmp_path / "conversations.sqlite"), ASSISTANT_ENGINE="extractive")
+    launcher = "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+    term = Terminal(["-c", launcher, COMMAND], env, command=sys.executable)
+    term.wait_for(r"Ready\. Ask about this document")
+    pid = term.child.pid
+    os.close(term.child.child_fd)  # the terminal hangs up
+    end = time.monotonic() + 15
+    while time.monotonic() < end and _running(pid):
+        time.sleep(0.2)
+    running = _running(pid)
+    if running:
+        os.kill(pid, 9)
+    assert not running, "the UI kept running after its terminal went away"
+
+
+def _running(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return finished == 0
 
 
 def test_indexing_a_file_shows_a_progress_bar_in_a_terminal(tmp_path):

@@ -7,6 +7,9 @@ the index or the conversation store runs in thread workers and reports back with
 
 from __future__ import annotations
 
+import os
+import select
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +28,9 @@ from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
 
 ENGINES = ("extractive", "local", "ollama", "openai")
+
+
+HANG_UP_GRACE = 3.0  # seconds the UI may take to shut down once its terminal is gone
 
 
 class AssistantApp(App[None]):
@@ -88,9 +94,25 @@ class AssistantApp(App[None]):
         return list(self.query(TurnView))
 
     def on_mount(self) -> None:
+        if hasattr(select, "poll") and sys.__stdin__ is not None and os.isatty(sys.__stdin__.fileno()):
+            self.set_interval(1.0, self._quit_if_the_terminal_is_gone)
         self.conversation.mount(Static(Text("Loading the models and the index…"), classes="loading"))
         self._update_status()
         self._start()
+
+    def _quit_if_the_terminal_is_gone(self) -> None:
+        """Quit when the terminal hangs up (its window closed, the ssh session dropped, the multiplexer killed):
+        Textual's input thread would otherwise read end-of-file forever and keep a core busy. Polling for the
+        hang-up reads nothing, so no keystroke is taken from the input thread."""
+        poller = select.poll()
+        poller.register(sys.__stdin__.fileno(), 0)  # no events asked: only hang-up and errors are reported
+        if any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0)):
+            self.exit()
+            # Textual's shutdown writes to the terminal, which is gone: if it hangs there, leave anyway (each
+            # finished turn is already stored; 129 is the exit status of a hang-up)
+            last_resort = threading.Timer(HANG_UP_GRACE, os._exit, args=(129,))
+            last_resort.daemon = True
+            last_resort.start()
 
     def _update_status(self, extra: str = "") -> None:
         parts = []
