@@ -16,7 +16,8 @@ COVERAGE = 0.5  # share of a claim's nouns, names, adjectives and numbers its so
 _LEADING_VERDICT = re.compile(r"^\s*(yes|no)\s*[—–:-]\s*", re.IGNORECASE)
 _MARKER = re.compile(r"\s*\[\d+\]")
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
-_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+# number words as the digits they stand for (a multiplier stands for itself: "1.4 million" is 1.4 and million)
+NUMBER_WORDS = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty".split())} | {
     w: str(10 * n) for n, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)} | {
@@ -56,14 +57,14 @@ def _number(token) -> str | None:
     text = token.lower_.replace(",", "")
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return str(float(text)).removesuffix(".0")
-    return _NUMBER_WORDS.get(text)
+    return NUMBER_WORDS.get(text)
 
 
 def _numbers(doc) -> list[tuple[str, str, object]]:
     """(value, text, token) of each number in the text."""
     out = []
     for t in doc:
-        value = _number(t) if (t.like_num or t.lower_ in _NUMBER_WORDS) else None
+        value = _number(t) if (t.like_num or t.lower_ in NUMBER_WORDS) else None
         if value is not None and not (t.ent_type_ == "DATE" and len(t.text) == 4):  # a year is checked as a name
             out.append((value, t.text, t))
     return out

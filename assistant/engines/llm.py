@@ -16,7 +16,7 @@ import Stemmer
 from assistant.analysis import analyse, answer_entities
 from assistant.citations import locate
 from assistant.language import parse
-from assistant.meaning import disagreement
+from assistant.meaning import NUMBER_WORDS, disagreement
 from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
 from assistant.followup import salient_terms
@@ -233,10 +233,6 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
     return Draft(text=" ".join(sentences), quotes=quotes)
 
 
-_NUMBER_WORDS = {word: str(n) for n, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())} | {
-    word: str(10 * n) for n, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), start=3)}
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|denied|denies|refused|failed)\b|n[’']t\b",
                        re.IGNORECASE)
 _YES_NO = re.compile(r"^(yes|no)\b[\s,.;:!-]*(.*)$", re.IGNORECASE | re.DOTALL)
@@ -250,7 +246,7 @@ def _stems(text: str) -> set[str]:
 def _numbers(text: str) -> set[str]:
     """The numbers a text states, as digits ("two" and "2" alike)."""
     digits = {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
-    return digits | {_NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in _NUMBER_WORDS}
+    return digits | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
 
 
 def support(claim: str, source: str, question: str = "") -> float:
