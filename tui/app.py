@@ -254,12 +254,14 @@ class AssistantApp(App[None]):
         self.call_from_thread(self._finished, view, turn)
 
     async def _finished(self, view: TurnView, turn) -> None:
+        self._answering = False  # the turn is saved: the next question may go, even before this one is drawn
         view.literal = turn.engine == "extractive"
         await view.finish(turn)
         await self.show_turn(view)
         self.conversation.scroll_end(animate=False)
 
     async def _failed(self, view: TurnView, question: str, reason: str) -> None:
+        self._answering = False
         await view.stop("failed", reason)
         hint = "" if self.assistant is None or self.assistant.engine.name == "extractive" else \
             " Type /engine extractive to answer offline."
