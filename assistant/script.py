@@ -191,6 +191,7 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
             document_ids = [d.id for d in documents]
         else:
             document_ids = [BUNDLED_ID]
+        assistant.prepare(document_ids)
         conversation_id = None
         for turn_number, turn_spec in enumerate(spec.turns, start=1):
             conversation_id, turn = assistant.ask(turn_spec.ask, conversation_id, documents=document_ids)

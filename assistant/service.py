@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from store import CrossEncoder, HybridRetriever, Index, RetrievalOptions, StoreSettings
+from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
 from store.config import default_data_dir
 
 from assistant.analysis import analyse
@@ -95,6 +95,9 @@ class ConversationInfo(BaseModel):
     first_question: str
 
 
+PREPARE_DOCUMENTS = 50  # more documents than this in a conversation: each turn encodes the sentences it needs
+
+
 class Assistant:
     """Answers questions in conversations that persist across runs."""
 
@@ -106,7 +109,8 @@ class Assistant:
         self.index.ensure_bundled()
         encoder = cross_encoder or CrossEncoder()
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
-        scorer = ExtractiveEngine(encoder, settings.refuse_below, embed=self.index.embeddings.embed)
+        scorer = ExtractiveEngine(encoder, settings.refuse_below, embed=self.index.embeddings.embed,
+                                  late=LateInteraction())
         self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)
@@ -143,11 +147,20 @@ class Assistant:
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
                          failures=[str(f) for f in failures])
 
-    def warm_up(self) -> None:
-        """Load the models and the lexical index now rather than on the first question."""
+    def warm_up(self, documents: list[str] | None = None) -> None:
+        """Load the models and the lexical index now rather than on the first question, and prepare the
+        documents a conversation will ask about (all of them if not given)."""
         self._retriever.search("warm up", k=1)
         self._scorer.cross_encoder.score("warm up", ["warm up"])
         analyse("What is this about?")  # loads and checks the spaCy pipeline
+        self.prepare(documents)
+
+    def prepare(self, documents: list[str] | None = None) -> None:
+        """Encode these documents' sentences for the sentence scorer now (few enough of them), so that the first
+        question about them does not wait for it."""
+        ids = documents if documents is not None else [d.id for d in self.index.documents()]
+        if len(ids) <= PREPARE_DOCUMENTS:
+            self._scorer.prepare([self.document_text(i) for i in ids])
 
     def _noun(self, documents: list[str] | None) -> str:
         count = len(documents) if documents else len(self.index.documents())

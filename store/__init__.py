@@ -3,13 +3,13 @@
 from store.chunking import Chunk, chunk_document
 from store.config import StoreSettings
 from store.documents import Document, LoadError, bundled_document, load_file, text_document
-from store.encoders import CrossEncoder, OnnxEmbeddings
+from store.encoders import CrossEncoder, LateInteraction, OnnxEmbeddings
 from store.index import DocumentInfo, Index, IndexReport, StoreBusy, StoreError, StoreMismatch, rebuild
 from store.models import ModelError
 from store.retriever import HybridRetriever, Passage, RetrievalOptions
 
 __all__ = [
-    "Chunk", "CrossEncoder", "Document", "DocumentInfo", "HybridRetriever", "Index", "IndexReport", "LoadError",
+    "Chunk", "CrossEncoder", "Document", "DocumentInfo", "HybridRetriever", "Index", "IndexReport", "LateInteraction", "LoadError",
     "ModelError", "OnnxEmbeddings", "Passage", "RetrievalOptions", "StoreBusy", "StoreError", "StoreMismatch", "StoreSettings",
     "bundled_document", "chunk_document", "load_file", "rebuild", "text_document",
 ]

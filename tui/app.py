@@ -138,7 +138,7 @@ class AssistantApp(App[None]):
     def _start(self) -> None:
         try:
             assistant = self._load()
-            assistant.warm_up()
+            assistant.warm_up(self.documents)
         except Exception as exc:  # the store or a model failed: say so, keep the window
             self.load_error = str(exc) or type(exc).__name__
             self.call_from_thread(self._loaded)
@@ -475,6 +475,7 @@ class AssistantApp(App[None]):
                                   f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
         for failure in result.failures:
             self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
+        self.assistant.prepare([doc_id for doc_id, _ in result.documents])
 
     # --- commands ---------------------------------------------------------------------------
 

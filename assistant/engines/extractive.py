@@ -11,6 +11,7 @@ import numpy as np
 
 from store import CrossEncoder, Passage
 from store.chunking import sentence_spans
+from store.encoders import LateInteraction
 
 from assistant.analysis import QuestionAnalysis, analyse, holds_answer
 from assistant.engines.base import Draft, Evidence, Quote
@@ -18,8 +19,14 @@ from assistant.engines.features import SentenceContext, combine, features, share
 from assistant.followup import salient_terms
 from assistant.meaning import disagreement
 
-CANDIDATES = 12  # sentences the cross-encoder scores, after a cheap lexical prune
-NEIGHBOURS = 3  # sentences either side of the previous answer's that are always candidates
+# The cross-encoder scores few sentences: the best for the question by ColBERT (whose sentence vectors are computed
+# once), and those around the previous answer. Held out on CoQA and natural dev (fit_features.py), 6 (+2) chosen
+# by ColBERT picks as well as all of them and better than 12 (+3) sharing most words, with half the pairs.
+LATE_CANDIDATES = 6
+LATE_NEIGHBOURS = 2
+CANDIDATES = 12  # without ColBERT: sentences sharing most query words
+NEIGHBOURS = 3  # ... and sentences either side of the previous answer's
+PREPARE_LIMIT = 3000  # sentences of a conversation's documents encoded for ColBERT ahead of its first question
 JOINED_CANDIDATES = 4  # on a follow-up, the best sentences for the question alone, scored again joined
 MAX_SENTENCES = 2
 FOLLOW_MARGIN = 0.15  # a second sentence joins the answer when its combined score is this close to the best
@@ -61,11 +68,13 @@ class ExtractiveEngine:
     model = "ms-marco-MiniLM-L-12 sentence scorer"
 
     def __init__(self, cross_encoder: CrossEncoder, refuse_below: float,
-                 embed: Callable[[list[str]], np.ndarray] | None = None):
-        """`embed` gives unit vectors for sentences (the index's bge model): overview questions need it."""
+                 embed: Callable[[list[str]], np.ndarray] | None = None, late: LateInteraction | None = None):
+        """`embed` gives unit vectors for sentences (the index's bge model): overview questions need it. `late`
+        (ColBERT) chooses the sentences the cross-encoder scores; without it, shared words do."""
         self.cross_encoder = cross_encoder
         self.refuse_below = refuse_below
         self.embed = embed
+        self.late = late
         self._vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
 
     def answer(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
@@ -150,6 +159,15 @@ class ExtractiveEngine:
             self._vectors[key] = (spans, vectors)
         return self._vectors[key]
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Encode the sentences of these document texts for ColBERT now (a conversation's documents, before its
+        first question), unless there are too many: then each turn encodes the ones it needs."""
+        if self.late is None:
+            return
+        sentences = [text[s:e] for text in texts for s, e, _ in sentence_spans(text)]
+        if len(sentences) <= PREPARE_LIMIT:
+            self.late.encode(sentences)
+
     def refuses(self, ranked: Sequence[ScoredSentence], evidence: Evidence) -> bool:
         """No sentence answers the question taken alone (calibrated in benchmarks/coqa_refusal.py: joining a
         follow-up with the previous question lets off-topic questions through)."""
@@ -161,8 +179,12 @@ class ExtractiveEngine:
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
         candidates = _candidate_sentences(evidence.passages, spans_of)
-        near = _neighbours(previous, evidence.passages, spans_of) if previous else []
-        pruned = _prune(candidates, near, evidence.question + " " + evidence.query, CANDIDATES)
+        reach = NEIGHBOURS if self.late is None else LATE_NEIGHBOURS
+        near = _neighbours(previous, evidence.passages, spans_of, reach) if previous else []
+        if self.late is None:
+            pruned = _prune(candidates, near, evidence.question + " " + evidence.query, CANDIDATES)
+        else:
+            pruned = self._late_prune(candidates, near, evidence.question)
         if not pruned:
             return []
         alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
@@ -189,6 +211,17 @@ class ExtractiveEngine:
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
+
+
+    def _late_prune(self, sentences: list[ScoredSentence], near: list[ScoredSentence], question: str
+                    ) -> list[ScoredSentence]:
+        """The sentences ColBERT ranks best for the question (ties: better passages first), plus those near the
+        previous answer."""
+        scores = self.late.score(question, [s.text for s in sentences]) if sentences else []
+        order = sorted(range(len(sentences)), key=lambda k: -scores[k])
+        kept = [sentences[k] for k in order[:LATE_CANDIDATES]]
+        have = {(s.document, s.index) for s in kept}
+        return kept + [s for s in near if (s.document, s.index) not in have]
 
 
 def _logit(p: float) -> float:
@@ -248,7 +281,8 @@ class _SentenceIndex:
         return document, max(bisect_right(starts, start) - 1, 0)
 
 
-def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _SentenceIndex) -> list[ScoredSentence]:
+def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _SentenceIndex,
+                reach: int = NEIGHBOURS) -> list[ScoredSentence]:
     """The sentences around the previous answer's: a follow-up's answer is usually close by."""
     document, at = previous
     spans = index.spans(document)
@@ -257,7 +291,7 @@ def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _
     return [
         ScoredSentence(document, title, s, e, text[s:e], i, passage_rank=len(passages) + 1)
         for i, (s, e, _) in enumerate(spans)
-        if abs(i - at) <= NEIGHBOURS
+        if abs(i - at) <= reach
     ]
 
 
