@@ -47,6 +47,9 @@ class _OnnxBert:
                 options.log_severity_level = 3
                 # no memory arena: it kept ~600 MB after one batch of long texts, for no speed gain (measured)
                 options.enable_cpu_mem_arena = False
+                # idle threads sleep rather than spin: three models take turns on two cores, and a session whose
+                # threads spun after its run slowed the next model's (a turn 25-35% slower, measured on CoQA)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(self._model(), sess_options=options,
                                                      providers=["CPUExecutionProvider"])
                 self._tokenizer = tokenizer

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from store.cpu import cpuid, has_int8_dot_product, is_x86_64
-from store.models import BGE_SMALL_EN, MINILM_RERANKER
+from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER
 from store.onnx_int8 import unsaturating
 
 PAIRS = [
@@ -46,7 +46,7 @@ def _feed(session, spec, texts):
     return {k: np.array(v, dtype=np.int64) for k, v in arrays.items() if k in names}
 
 
-@pytest.mark.parametrize("spec", [MINILM_RERANKER, BGE_SMALL_EN], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [MINILM_RERANKER, BGE_SMALL_EN, COLBERT_SMALL], ids=lambda s: s.name)
 def test_the_recast_model_computes_the_same_numbers(spec):
     if not has_int8_dot_product():
         pytest.skip("this CPU's int8 kernels saturate: the original model is not the reference here")

@@ -8,11 +8,11 @@ import pytest
 
 from assistant.language import EN_CORE_WEB_SM, pipeline
 from store import ModelError, OnnxEmbeddings
-from store.models import BGE_SMALL_EN, MINILM_RERANKER, verified_dir
+from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, verified_dir
 
 
 def test_the_bundled_models_verify():
-    for spec in (BGE_SMALL_EN, MINILM_RERANKER):
+    for spec in (BGE_SMALL_EN, MINILM_RERANKER, COLBERT_SMALL):
         assert (verified_dir(spec) / "model.onnx").is_file()
     assert (verified_dir(EN_CORE_WEB_SM) / "meta.json").is_file()
 

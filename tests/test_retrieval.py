@@ -3,11 +3,12 @@
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store import HybridRetriever, RetrievalOptions, bundled_document, text_document
+from store import HybridRetriever, LateInteraction, RetrievalOptions, bundled_document, text_document
 from store.chunking import Chunk
 from store.retriever import reciprocal_rank_fusion
 
@@ -132,3 +133,32 @@ def test_saved_chunk_texts_read_back_exactly(texts):
         mapped = _MappedTexts(blob, offsets)
         assert len(mapped) == len(texts)
         assert [mapped[i] for i in range(len(texts))] == texts
+
+
+SENTENCES = [
+    "Military clashes have left at least 34 dead in that region of the South Caucasus.",
+    "The agreement has been reached with the mediation of the command of the Russian peacekeeping contingent.",
+    "Azerbaijan's president said the operation would go on until the separatists laid down their weapons.",
+]
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("How many people were killed in the clashes?", 0),
+    ("Who brokered the ceasefire?", 1),
+    ("What did Aliyev demand?", 2),
+])
+def test_late_interaction_ranks_the_answering_sentence_first(question, answer):
+    scores = LateInteraction().score(question, SENTENCES)
+    assert max(range(len(SENTENCES)), key=scores.__getitem__) == answer
+
+
+def test_late_interaction_keeps_a_texts_vectors_and_cuts_a_long_one_to_the_models_length():
+    late = LateInteraction(keep=2)
+    long = " ".join(SENTENCES * 80)  # about 2,000 tokens
+    first = late.encode([SENTENCES[0], long])
+    assert first[1].shape == (512, 384) and first[0].shape[0] < 40
+    assert np.allclose(np.linalg.norm(first[0].astype(np.float32), axis=1), 1, atol=1e-2)
+    again = late.encode([SENTENCES[0]])
+    assert again[0] is first[0]  # not encoded twice
+    late.encode(SENTENCES[1:])
+    assert late.encode([SENTENCES[0]])[0] is not first[0]  # only the last two texts are kept
