@@ -68,6 +68,8 @@ class QuestionAnalysis(BaseModel):
     unit_text: str | None = None  # ... as the question says it ("soldiers")
     focus: list[str] = []  # content lemmas: what the question is about
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
+    times: list[str] = []  # the question's own time frame ("ten years ago", "in 2014"): the answer must have one
+    asked: str | None = None  # the noun a name is asked for, as a lemma ("publisher" in "Who is her publisher?")
     depends_on_previous: bool = False  # a pronoun, an ellipsis, a bare "Why?": it leans on the last turn
     continues: bool = False  # "What else?": more of what the last answer gave
 
@@ -81,11 +83,12 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     focus = [t.lemma_.lower() for t in words
              if t.pos_ in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"} and not t.is_stop and t.tag_ not in {"WDT", "WP", "WRB"}]
     names = [e.text for e in doc.ents]
+    times = [e.text for e in doc.ents if e.label_ in {"DATE", "TIME"}]
     pronoun = any(t.lower_ in _PRONOUNS and t.pos_ in {"PRON", "DET", "ADV"} for t in words)
     has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
     short = len(words) <= 3
     depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
-    base = dict(focus=focus, names=names, depends_on_previous=depends)
+    base = dict(focus=focus, names=names, times=times, depends_on_previous=depends)
 
     if _WHAT_ELSE.match(question) and previous is not None:
         return previous.model_copy(update={"continues": True, "depends_on_previous": True})
@@ -116,7 +119,7 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
             return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
         return QuestionAnalysis(intent="how", **base)
     if word in {"who", "whom", "whose"}:
-        return QuestionAnalysis(intent="factoid", answer_type="name", **base)
+        return QuestionAnalysis(intent="factoid", answer_type="name", asked=_asked_noun(words[wh]), **base)
     if word == "where":
         return QuestionAnalysis(intent="factoid", answer_type="place", **base)
     if word == "when":
@@ -126,10 +129,35 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     if head is None and words[wh].dep_ == "attr" and words[wh].head.lemma_ == "be":  # "What is the population of X?"
         head = next((c for c in words[wh].head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
     if head is not None and head.lemma_.lower() in _FOCUS_TYPES:
-        return QuestionAnalysis(intent="factoid", answer_type=_FOCUS_TYPES[head.lemma_.lower()], **base)
+        kind = _FOCUS_TYPES[head.lemma_.lower()]
+        asked = head.lemma_.lower() if kind in {"name", "place"} else None
+        return QuestionAnalysis(intent="factoid", answer_type=kind, asked=asked, **base)
     if head is not None and head.tag_ == "NNS":
         return QuestionAnalysis(intent="list", **base)
     return QuestionAnalysis(intent="factoid", **base)
+
+
+def _asked_noun(wh) -> str | None:
+    """The common noun a "Who is the X?" question asks to name (its copula's subject), if any."""
+    if wh.dep_ == "attr" and wh.head.lemma_ == "be":
+        noun = next((c for c in wh.head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
+        return noun.lemma_.lower() if noun is not None else None
+    return None
+
+
+def _names_it(span, noun: str) -> bool:
+    """The name is the one the noun stands for in this sentence: in apposition ("her publisher, Laurence King";
+    "Laurence King, her publisher"), compounded ("publisher Laurence King") or equated by "be" with it."""
+    root = span.root
+    if span.start > 0 and span.doc[span.start - 1].lemma_.lower() == noun:  # "publisher Laurence King" (often misparsed)
+        return True
+    for a, b in ((root, root.head), (root.head, root)):
+        if b.lemma_.lower() == noun and a.dep_ in {"appos", "compound"}:
+            return True
+    if root.dep_ in {"nsubj", "attr"} and root.head.lemma_ == "be":
+        return any(c.lemma_.lower() == noun and c.dep_ in {"nsubj", "attr"} for c in root.head.children if c is not root)
+    return any(t.lemma_.lower() == noun and t.dep_ in {"appos", "compound"} and t.head.i in range(span.start, span.end)
+               for t in span.doc)
 
 
 def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
@@ -146,6 +174,14 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     if analysis.answer_type == "number" and analysis.unit and analysis.unit not in _ANY_COUNT:
         # "How many soldiers": a number of soldiers, not of civilians (a number that counts nothing named passes)
         found = [span for span in found if not _counts(span) or analysis.unit in _counts(span)]
+    if analysis.answer_type == "quantity":  # a measure is a number of something ("in recent years" is none)
+        found = [span for span in found if any(t.like_num for t in span)]
+    if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
+            e.label_ in {"DATE", "TIME"} for e in doc.ents):
+        return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
+    if analysis.asked and any(t.lemma_.lower() == analysis.asked for t in doc):
+        # the sentence speaks of the publisher asked about: the answer is the name it gives the publisher
+        found = [span for span in found if _names_it(span, analysis.asked)]
     return [span.text for span in found]
 
 
