@@ -147,17 +147,28 @@ def _asked_noun(wh) -> str | None:
 
 def _names_it(span, noun: str) -> bool:
     """The name is the one the noun stands for in this sentence: in apposition ("her publisher, Laurence King";
-    "Laurence King, her publisher"), compounded ("publisher Laurence King") or equated by "be" with it."""
-    root = span.root
-    if span.start > 0 and span.doc[span.start - 1].lemma_.lower() == noun:  # "publisher Laurence King" (often misparsed)
+    "Needles, Calif., a desert town"), compounded ("publisher Laurence King") or equated with it by "be"."""
+    doc = span.doc
+    if span.start > 0 and doc[span.start - 1].lemma_.lower() == noun:  # "publisher Laurence King" (often misparsed)
         return True
-    for a, b in ((root, root.head), (root.head, root)):
-        if b.lemma_.lower() == noun and a.dep_ in {"appos", "compound"}:
+    named = set(_apposed(span.root))
+    for t in doc:
+        if t.lemma_.lower() != noun:
+            continue
+        if named & set(_apposed(t)):
             return True
-    if root.dep_ in {"nsubj", "attr"} and root.head.lemma_ == "be":
-        return any(c.lemma_.lower() == noun and c.dep_ in {"nsubj", "attr"} for c in root.head.children if c is not root)
-    return any(t.lemma_.lower() == noun and t.dep_ in {"appos", "compound"} and t.head.i in range(span.start, span.end)
-               for t in span.doc)
+        if t.dep_ in {"nsubj", "attr"} and t.head.lemma_ == "be" and any(
+                c.dep_ in {"nsubj", "attr"} and c is not t and c.i in range(span.start, span.end) for c in t.head.children):
+            return True
+    return False
+
+
+def _apposed(token):
+    """The token and the words it stands in apposition or compound to, up the parse."""
+    yield token
+    while token.dep_ in {"appos", "compound"} and token.head is not token:
+        token = token.head
+        yield token
 
 
 def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
