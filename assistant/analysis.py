@@ -31,6 +31,8 @@ _AUX_FIRST = frozenset({"be", "do", "have", "can", "could", "will", "would", "sh
 _MEASURE = frozenset({"long", "far", "old", "big", "tall", "high", "large", "deep", "wide", "heavy", "fast", "often",
                       "soon", "late", "early"})
 _HOW_MANY = frozenset({"many", "much"})
+_TIME_UNITS = frozenset({"time", "year", "month", "week", "day", "hour", "minute", "second", "decade", "century"})
+_MODALS = frozenset({"can", "could", "may", "might", "must", "should", "would"})
 # focus nouns that say what kind of answer a "what/which ..." question wants
 _FOCUS_TYPES: dict[str, AnswerType] = {
     "year": "date", "month": "date", "day": "date", "date": "date", "time": "date", "century": "date",
@@ -108,13 +110,17 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     if word == "how":
         if after in _HOW_MANY:
             noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
+            first = noun
+            while noun is not None and noun.dep_ == "compound" and noun.head.pos_ == "NOUN":
+                noun = noun.head  # "How much patent time": a count of time, not of patents
             unit = noun.lemma_.lower() if noun is not None else None
             verbs = {t.lemma_.lower() for t in words[wh + 2:]} | {t.lower_ for t in words[wh + 2:]}  # "cost" is often tagged a noun
             money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
                 lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
-            kind: AnswerType = "money" if money else "number"
-            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit,
-                                    unit_text=noun.lower_ if noun is not None else None, **base)
+            # "How many years", "How much time": a stretch of time, which the tagger calls a DATE
+            kind: AnswerType = "money" if money else "quantity" if unit in _TIME_UNITS else "number"
+            unit_text = noun.doc[first.i:noun.i + 1].text.lower() if noun is not None else None
+            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit, unit_text=unit_text, **base)
         if after in _MEASURE:
             return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
         return QuestionAnalysis(intent="how", **base)
@@ -123,6 +129,8 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     if word == "where":
         return QuestionAnalysis(intent="factoid", answer_type="place", **base)
     if word == "when":
+        if after in _MODALS:  # "When can a patent be refused?" asks for the circumstances, not a date
+            return QuestionAnalysis(intent="factoid", **base)
         return QuestionAnalysis(intent="factoid", answer_type="date", **base)
     # what / which: the noun they ask about decides ("What year ...", "Which agency ...", "What are the risks?")
     head = words[wh].head if words[wh].dep_ == "det" and words[wh].head.pos_ == "NOUN" else None

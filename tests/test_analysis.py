@@ -16,6 +16,7 @@ from assistant.analysis import analyse, holds_answer
     ("Who brokered it?", "factoid", "name"),
     ("Where will the talks be held?", "factoid", "place"),
     ("When did it open?", "factoid", "date"),
+    ("When can a patent be refused?", "factoid", None),  # asks for the circumstances, not a date
     ("In what year did the war end?", "factoid", "date"),
     ("What is the population of Baku?", "factoid", "number"),  # the noun asked about decides
     ("What was her job at the prison?", "factoid", None),
@@ -44,3 +45,29 @@ def test_a_count_is_answered_only_by_a_number_of_the_thing_asked_about():
     assert not holds_answer("The area is populated by some 120,000 Armenians.", soldiers)
     assert holds_answer("Azerbaijan lost 200 soldiers.", soldiers)
     assert holds_answer("The Azerbaijani side reported two civilian deaths.", analyse("How many civilians died?"))
+
+
+def test_a_count_of_a_compound_noun_counts_its_head():
+    patent_time = analyse("How much patent time does a drug usually have left when it reaches the market?")
+    assert (patent_time.unit, patent_time.unit_text) == ("time", "patent time")
+    assert holds_answer("Typically, a drug reaches the market with about 13 years left on its patent.", patent_time)
+
+
+def test_a_measure_needs_a_number_and_a_figure_for_a_time_frame_needs_a_time():
+    how_long = analyse("How long until Arizona runs out of water?")
+    assert not holds_answer("In recent years, such withdrawals have taken on more importance in the West.", how_long)
+    assert holds_answer("The state's aquifers could run dry within 30 years.", how_long)
+    rate_then = analyse("What was the smoking rate ten years ago?")
+    assert not holds_answer("Fewer than one in 50 students reported smoking cigarettes.", rate_then)
+    assert holds_answer("In 2005, 12 percent of students smoked.", rate_then)
+
+
+@pytest.mark.parametrize(("sentence", "holds"), [
+    ("So Ms. Basford and her publisher were surprised to learn that there was a market.", False),  # names someone else
+    ("Her publisher, Laurence King, printed more copies.", True),
+    ("Laurence King, her publisher, printed more copies.", True),
+    ("Her publisher is Laurence King.", True),
+    ("The publisher Laurence King printed more copies.", True),
+])
+def test_a_name_asked_for_a_noun_must_be_the_one_the_sentence_gives_that_noun(sentence, holds):
+    assert holds_answer(sentence, analyse("Who is her publisher?")) is holds

@@ -240,9 +240,12 @@ _KIND = {"name": "name", "place": "place", "date": "date or time", "number": "nu
 def _near_miss(closest: ScoredSentence, analysis: QuestionAnalysis) -> Draft:
     """A refusal that says what the documents do say about it, with the closest sentence cited."""
     kind = _KIND[analysis.answer_type or "name"]
-    if analysis.unit:
-        kind = (f"number of {analysis.unit_text or analysis.unit}" if analysis.answer_type == "number"
-                else f"figure for how {analysis.unit}")
+    if analysis.answer_type == "number" and analysis.unit:
+        kind = f"number of {analysis.unit_text or analysis.unit}"  # "no number of tanks"
+    elif analysis.unit_text:
+        kind = f"figure for the {analysis.unit_text}"  # "How much patent time": "no figure for the patent time"
+    elif analysis.unit:
+        kind = f"figure for how {analysis.unit}"  # "How long ...": "no figure for how long"
     text = f"It gives no {kind} for this; the closest it comes: {closest.text} [1]"
     return Draft(text=text, quotes=[_quote(closest)], refused=True)
 
