@@ -6,6 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -15,21 +16,28 @@ from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, ModelSpec
 from store.onnx_int8 import unsaturating
 
 EMBED_BATCH = 32
-# the cross-encoder scores a few short pairs per turn: batches of 4 were 22% faster than one batch of 18 pairs
-# (less padding and cache-friendlier shapes on 2 cores; measured, median of 5 runs over 14 CoQA follow-ups)
-RERANK_BATCH = 4
+# The cross-encoder scores a few short pairs per turn, too few for two threads to share a batch well: one pair per
+# run, one thread each, as many at a time as there are cores (up to 4), took 15-20% less time than batches of 4 on
+# two threads (4-11 NYT pairs per call, median of 5 runs), and a pair's score no longer depends on the pairs batched
+# with it (the int8 model quantises each batch's activations together: up to 0.7 logit apart).
+RERANK_BATCH = 1
+RERANK_WORKERS = max(1, min(os.cpu_count() or 1, 4))
 Progress = Callable[[int], None]  # called with the number of texts just finished
 
 
 class _OnnxBert:
-    """A BERT-style ONNX model with its tokenizer, loaded on first use; batches are sorted by length to pad little."""
+    """A BERT-style ONNX model with its tokenizer, loaded on first use; batches are sorted by length to pad little.
+    With `workers` > 1, each batch runs on one thread, that many batches at a time (onnxruntime runs one session
+    from several threads)."""
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, batch_size: int = EMBED_BATCH):
+    def __init__(self, spec: ModelSpec, threads: int | None = None, batch_size: int = EMBED_BATCH, workers: int = 1):
         self.spec = spec
         self.batch_size = batch_size
-        self._threads = threads or os.cpu_count() or 1
+        self.workers = workers
+        self._threads = 1 if workers > 1 else threads or os.cpu_count() or 1
         self._session = None
         self._tokenizer = None
+        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def _load(self):
@@ -53,6 +61,8 @@ class _OnnxBert:
                 self._session = ort.InferenceSession(self._model(), sess_options=options,
                                                      providers=["CPUExecutionProvider"])
                 self._tokenizer = tokenizer
+                if self.workers > 1:
+                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.spec.name)
         return self._session, self._tokenizer
 
     def _model(self) -> str | bytes:
@@ -65,11 +75,14 @@ class _OnnxBert:
         output is cut to the input's own tokens. `marker` is a token id put after [CLS] (ColBERT's query or
         document marker)."""
         session, tokenizer = self._load()
-        encodings = [_Marked(e, marker, self.spec.max_length) if marker is not None else e for e in tokenizer.encode_batch(list(inputs))]
+        encodings = tokenizer.encode_batch(list(inputs))
+        if marker is not None:
+            encodings = [_Marked(e, marker, self.spec.max_length) for e in encodings]
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        batches = [order[at : at + self.batch_size] for at in range(0, len(order), self.batch_size)]
         results: list[np.ndarray | None] = [None] * len(encodings)
-        for at in range(0, len(order), self.batch_size):
-            batch = order[at : at + self.batch_size]
+
+        def run_batch(batch: list[int]) -> None:
             width = max(len(encodings[i].ids) for i in batch)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros_like(ids)
@@ -83,8 +96,16 @@ class _OnnxBert:
             output = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
             for row, i in enumerate(batch):
                 results[i] = output[row, : len(encodings[i].ids)] if output.ndim == 3 else output[row]
-            if progress:
-                progress(len(batch))
+
+        if self._pool is not None and len(batches) > 1:
+            for batch, _ in zip(batches, self._pool.map(run_batch, batches), strict=True):
+                if progress:
+                    progress(len(batch))
+        else:
+            for batch in batches:
+                run_batch(batch)
+                if progress:
+                    progress(len(batch))
         return results  # type: ignore[return-value]
 
 
@@ -134,7 +155,7 @@ class CrossEncoder:
 
     def __init__(self, spec: ModelSpec = MINILM_RERANKER, threads: int | None = None):
         self.spec = spec
-        self._model = _OnnxBert(spec, threads, RERANK_BATCH)
+        self._model = _OnnxBert(spec, threads, RERANK_BATCH, workers=RERANK_WORKERS if threads is None else 1)
 
     @property
     def name(self) -> str:
@@ -154,7 +175,8 @@ QUERY_MARKER, DOCUMENT_MARKER = 1, 2
 class LateInteraction:
     """ColBERT scoring (answerai-colbert-small-v1, verified and local): each text is a matrix of unit token
     vectors, and a query's score against a text is the sum over its tokens of the best cosine among the text's.
-    Texts are encoded once and kept (the last `keep` of them), so a conversation's sentences cost one pass."""
+    Texts are encoded once and kept (the last `keep` of them, about 25 KB each at 16 bits), so a conversation's
+    sentences cost one pass."""
 
     def __init__(self, spec: ModelSpec = COLBERT_SMALL, threads: int | None = None, keep: int = 2048):
         self.spec = spec
@@ -173,22 +195,18 @@ class LateInteraction:
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> list[np.ndarray]:
         """Each text's token vectors (float16, unit rows), from the kept ones where possible."""
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        fresh = dict(zip(missing, (self._unit(h) for h in self._model.run(missing, progress, DOCUMENT_MARKER)),
-                         strict=True)) if missing else {}
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, (self._unit(h) for h in self._model.run(missing, progress, DOCUMENT_MARKER)),
+                             strict=True))
         with self._lock:
-            for text, vectors in fresh.items():
-                self._vectors[text] = vectors
-            out = []
-            for text in texts:
-                vectors = fresh.get(text)
-                if vectors is None:
-                    vectors = self._vectors[text]
-                    self._vectors.move_to_end(text)
-                out.append(vectors)
+            for text in dict.fromkeys(texts):
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
             while len(self._vectors) > self._keep:
                 self._vectors.popitem(last=False)
-        return out
+        return [known[t] for t in texts]
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """MaxSim of the query against each text (higher is better)."""

@@ -162,3 +162,9 @@ def test_late_interaction_keeps_a_texts_vectors_and_cuts_a_long_one_to_the_model
     assert again[0] is first[0]  # not encoded twice
     late.encode(SENTENCES[1:])
     assert late.encode([SENTENCES[0]])[0] is not first[0]  # only the last two texts are kept
+
+
+def test_a_pairs_cross_encoder_score_does_not_depend_on_the_pairs_scored_with_it(cross_encoder):
+    question = "Who brokered the ceasefire?"
+    together = cross_encoder.score(question, SENTENCES + [" ".join(SENTENCES * 5)])
+    assert [cross_encoder.score(question, [s])[0] for s in SENTENCES] == together[:3]

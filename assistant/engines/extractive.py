@@ -26,7 +26,7 @@ LATE_CANDIDATES = 6
 LATE_NEIGHBOURS = 2
 CANDIDATES = 12  # without ColBERT: sentences sharing most query words
 NEIGHBOURS = 3  # ... and sentences either side of the previous answer's
-PREPARE_LIMIT = 3000  # sentences of a conversation's documents encoded for ColBERT ahead of its first question
+PREPARE_LIMIT = 1500  # sentences of a conversation's documents encoded for ColBERT ahead of its first question
 JOINED_CANDIDATES = 4  # on a follow-up, the best sentences for the question alone, scored again joined
 MAX_SENTENCES = 2
 FOLLOW_MARGIN = 0.15  # a second sentence joins the answer when its combined score is this close to the best
@@ -211,7 +211,6 @@ class ExtractiveEngine:
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
-
 
     def _late_prune(self, sentences: list[ScoredSentence], near: list[ScoredSentence], question: str
                     ) -> list[ScoredSentence]:
