@@ -147,17 +147,16 @@ class Assistant:
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
                          failures=[str(f) for f in failures])
 
-    def warm_up(self, documents: list[str] | None = None) -> None:
-        """Load the models and the lexical index now rather than on the first question, and prepare the
-        documents a conversation will ask about (all of them if not given)."""
+    def warm_up(self) -> None:
+        """Load the models and the lexical index now rather than on the first question."""
         self._retriever.search("warm up", k=1)
         self._scorer.cross_encoder.score("warm up", ["warm up"])
+        self._scorer.late.score("warm up", ["warm up"])
         analyse("What is this about?")  # loads and checks the spaCy pipeline
-        self.prepare(documents)
 
     def prepare(self, documents: list[str] | None = None) -> None:
-        """Encode these documents' sentences for the sentence scorer now (few enough of them), so that the first
-        question about them does not wait for it."""
+        """Encode these documents' sentences (all documents if not given, when few enough) for the sentence scorer
+        now, so that the first question about them does not wait for it."""
         ids = documents if documents is not None else [d.id for d in self.index.documents()]
         if len(ids) <= PREPARE_DOCUMENTS:
             self._scorer.prepare([self.document_text(i) for i in ids])

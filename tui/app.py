@@ -138,7 +138,7 @@ class AssistantApp(App[None]):
     def _start(self) -> None:
         try:
             assistant = self._load()
-            assistant.warm_up(self.documents)
+            assistant.warm_up()
         except Exception as exc:  # the store or a model failed: say so, keep the window
             self.load_error = str(exc) or type(exc).__name__
             self.call_from_thread(self._loaded)
@@ -159,6 +159,10 @@ class AssistantApp(App[None]):
             else:
                 self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
         self._assistant_ready.set()
+        try:  # once questions can go: a question asked meanwhile encodes the sentences it needs itself
+            assistant.prepare(self.documents)
+        except Exception:  # the store went away: each turn will say so
+            pass
 
     async def _loaded(self) -> None:
         await self.conversation.query(".loading").remove()
