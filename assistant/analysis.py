@@ -193,8 +193,11 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     if analysis.answer_type == "number" and analysis.unit and analysis.unit not in _ANY_COUNT:
         # "How many soldiers": a number of soldiers, not of civilians (a number that counts nothing named passes)
         found = [span for span in found if not _counts(span) or analysis.unit in _counts(span)]
-    if analysis.answer_type == "quantity":  # a measure is a number of something ("in recent years" is none)
-        found = [span for span in found if any(t.like_num for t in span)]
+    if analysis.answer_type == "quantity":
+        # a measure is a number of something: "in recent years" is none, and a date ("December 2022") is a point,
+        # not a stretch of time or a length
+        found = [span for span in found if any(t.like_num for t in span)
+                 and (span.label_ not in {"DATE", "TIME"} or _has_unit(span))]
     if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
             e.label_ in {"DATE", "TIME"} for e in doc.ents):
         return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
@@ -202,6 +205,15 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
         # the sentence speaks of the publisher asked about: the answer is the name it gives the publisher
         found = [span for span in found if _names_it(span, analysis.asked)]
     return [span.text for span in found]
+
+
+_UNITS = _TIME_UNITS | frozenset({"foot", "feet", "inch", "yard", "mile", "meter", "metre", "kilometer", "kilometre",
+                                   "pound", "kilogram", "ton", "acre", "old"})
+
+
+def _has_unit(span) -> bool:
+    """The span names a unit of time or measure ("50 years", "6-foot-11", "18-year-old")."""
+    return any(part in _UNITS for t in span for part in t.lemma_.lower().split("-"))
 
 
 _ANY_COUNT = frozenset({"people", "person", "time", "one", "thing", "member", "case", "more", "other"})
