@@ -195,9 +195,9 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
         found = [span for span in found if not _counts(span) or analysis.unit in _counts(span)]
     if analysis.answer_type == "quantity":
         # a measure is a number of something: "in recent years" is none, and a date ("December 2022") is a point,
-        # not a stretch of time or a length
+        # not a stretch of time or a length (but an age is tagged a date: "He was 58.")
         found = [span for span in found if any(t.like_num for t in span)
-                 and (span.label_ not in {"DATE", "TIME"} or _has_unit(span))]
+                 and (span.label_ not in {"DATE", "TIME"} or analysis.unit == "old" or _has_unit(span))]
     if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
             e.label_ in {"DATE", "TIME"} for e in doc.ents):
         return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
@@ -208,7 +208,7 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
 
 
 _UNITS = _TIME_UNITS | frozenset({"foot", "feet", "inch", "yard", "mile", "meter", "metre", "kilometer", "kilometre",
-                                   "pound", "kilogram", "ton", "acre", "old"})
+                                   "pound", "kilogram", "ton", "acre"})
 
 
 def _has_unit(span) -> bool:

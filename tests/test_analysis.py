@@ -61,6 +61,7 @@ def test_a_measure_needs_a_number_and_a_figure_for_a_time_frame_needs_a_time():
     assert not holds_answer("In December 2022, it cut the Lachin corridor, the only route to Armenia.", corridor)
     assert holds_answer("The Lachin corridor is about 5 kilometers long.", corridor)
     assert holds_answer("At 6-foot-11 he was pretty large to begin with.", analyse("How tall was he?"))
+    assert holds_answer("He was 58.", analyse("How old was he?"))  # the tagger calls an age a date
     rate_then = analyse("What was the smoking rate ten years ago?")
     assert not holds_answer("Fewer than one in 50 students reported smoking cigarettes.", rate_then)
     assert holds_answer("In 2005, 12 percent of students smoked.", rate_then)
