@@ -95,7 +95,7 @@ class ConversationInfo(BaseModel):
     first_question: str
 
 
-PREPARE_DOCUMENTS = 50  # more documents than this in a conversation: each turn encodes the sentences it needs
+PREPARE_DOCUMENTS = 50  # more documents than this are not read back to be prepared: each turn encodes what it needs
 
 
 class Assistant:
@@ -109,8 +109,7 @@ class Assistant:
         self.index.ensure_bundled()
         encoder = cross_encoder or CrossEncoder()
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
-        scorer = ExtractiveEngine(encoder, settings.refuse_below, embed=self.index.embeddings.embed,
-                                  late=LateInteraction())
+        scorer = ExtractiveEngine(encoder, LateInteraction(), settings.refuse_below, embed=self.index.embeddings.embed)
         self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)
@@ -141,8 +140,10 @@ class Assistant:
         return document.text if document else ""
 
     def add_paths(self, paths: list[Path], progress=None) -> AddResult:
-        """Load and index files and folders; the good ones are indexed, the bad ones reported."""
+        """Load and index files and folders, and prepare them for questions; the good ones are indexed, the bad
+        ones reported."""
         documents, report, failures = self.index.add_paths(paths, progress)
+        self._scorer.prepare([d.text for d in documents])  # the texts are in hand; too many sentences: skipped
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
                          failures=[str(f) for f in failures])

@@ -479,7 +479,6 @@ class AssistantApp(App[None]):
                                   f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
         for failure in result.failures:
             self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
-        self.assistant.prepare([doc_id for doc_id, _ in result.documents])
 
     # --- commands ---------------------------------------------------------------------------
 

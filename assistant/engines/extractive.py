@@ -16,16 +16,13 @@ from store.encoders import LateInteraction
 from assistant.analysis import QuestionAnalysis, analyse, holds_answer
 from assistant.engines.base import Draft, Evidence, Quote
 from assistant.engines.features import SentenceContext, combine, features, shares
-from assistant.followup import salient_terms
 from assistant.meaning import disagreement
 
 # The cross-encoder scores few sentences: the best for the question by ColBERT (whose sentence vectors are computed
 # once), and those around the previous answer. Held out on CoQA and natural dev (fit_features.py), 6 (+2) chosen
 # by ColBERT picks as well as all of them and better than 12 (+3) sharing most words, with half the pairs.
-LATE_CANDIDATES = 6
-LATE_NEIGHBOURS = 2
-CANDIDATES = 12  # without ColBERT: sentences sharing most query words
-NEIGHBOURS = 3  # ... and sentences either side of the previous answer's
+CANDIDATES = 6
+NEIGHBOURS = 2
 PREPARE_LIMIT = 1500  # sentences of a conversation's documents encoded for ColBERT ahead of its first question
 JOINED_CANDIDATES = 4  # on a follow-up, the best sentences for the question alone, scored again joined
 MAX_SENTENCES = 2
@@ -67,10 +64,10 @@ class ExtractiveEngine:
     name = "extractive"
     model = "ms-marco-MiniLM-L-12 sentence scorer"
 
-    def __init__(self, cross_encoder: CrossEncoder, refuse_below: float,
-                 embed: Callable[[list[str]], np.ndarray] | None = None, late: LateInteraction | None = None):
-        """`embed` gives unit vectors for sentences (the index's bge model): overview questions need it. `late`
-        (ColBERT) chooses the sentences the cross-encoder scores; without it, shared words do."""
+    def __init__(self, cross_encoder: CrossEncoder, late: LateInteraction, refuse_below: float,
+                 embed: Callable[[list[str]], np.ndarray] | None = None):
+        """`late` (ColBERT) chooses the sentences the cross-encoder scores; `embed` gives unit vectors for sentences
+        (the index's bge model): overview questions need it."""
         self.cross_encoder = cross_encoder
         self.refuse_below = refuse_below
         self.embed = embed
@@ -162,8 +159,6 @@ class ExtractiveEngine:
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode the sentences of these document texts for ColBERT now (a conversation's documents, before its
         first question), unless there are too many: then each turn encodes the ones it needs."""
-        if self.late is None:
-            return
         sentences = [text[s:e] for text in texts for s, e, _ in sentence_spans(text)]
         if len(sentences) <= PREPARE_LIMIT:
             self.late.encode(sentences)
@@ -179,12 +174,8 @@ class ExtractiveEngine:
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
         candidates = _candidate_sentences(evidence.passages, spans_of)
-        reach = NEIGHBOURS if self.late is None else LATE_NEIGHBOURS
-        near = _neighbours(previous, evidence.passages, spans_of, reach) if previous else []
-        if self.late is None:
-            pruned = _prune(candidates, near, evidence.question + " " + evidence.query, CANDIDATES)
-        else:
-            pruned = self._late_prune(candidates, near, evidence.question)
+        near = _neighbours(previous, evidence.passages, spans_of) if previous else []
+        pruned = self._prune(candidates, near, evidence.question)
         if not pruned:
             return []
         alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
@@ -212,13 +203,12 @@ class ExtractiveEngine:
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
 
-    def _late_prune(self, sentences: list[ScoredSentence], near: list[ScoredSentence], question: str
-                    ) -> list[ScoredSentence]:
+    def _prune(self, sentences: list[ScoredSentence], near: list[ScoredSentence], question: str) -> list[ScoredSentence]:
         """The sentences ColBERT ranks best for the question (ties: better passages first), plus those near the
         previous answer."""
-        scores = self.late.score(question, [s.text for s in sentences]) if sentences else []
+        scores = self.late.score(question, [s.text for s in sentences])
         order = sorted(range(len(sentences)), key=lambda k: -scores[k])
-        kept = [sentences[k] for k in order[:LATE_CANDIDATES]]
+        kept = [sentences[k] for k in order[:CANDIDATES]]
         have = {(s.document, s.index) for s in kept}
         return kept + [s for s in near if (s.document, s.index) not in have]
 
@@ -283,8 +273,7 @@ class _SentenceIndex:
         return document, max(bisect_right(starts, start) - 1, 0)
 
 
-def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _SentenceIndex,
-                reach: int = NEIGHBOURS) -> list[ScoredSentence]:
+def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _SentenceIndex) -> list[ScoredSentence]:
     """The sentences around the previous answer's: a follow-up's answer is usually close by."""
     document, at = previous
     spans = index.spans(document)
@@ -293,7 +282,7 @@ def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _
     return [
         ScoredSentence(document, title, s, e, text[s:e], i, passage_rank=len(passages) + 1)
         for i, (s, e, _) in enumerate(spans)
-        if abs(i - at) <= reach
+        if abs(i - at) <= NEIGHBOURS
     ]
 
 
@@ -312,20 +301,6 @@ def _candidate_sentences(passages: Sequence[Passage], index: _SentenceIndex) -> 
             seen.add((passage.document_id, i))
             out.append(ScoredSentence(passage.document_id, passage.title, start, end, text[start:end], i, rank))
     return out
-
-
-def _prune(sentences: list[ScoredSentence], near: list[ScoredSentence], query: str, keep: int) -> list[ScoredSentence]:
-    """The sentences sharing most query terms (ties: better passages first) plus those near the previous
-    answer, so the cross-encoder scores few."""
-    terms = {t.lower()[:6] for t in salient_terms(query)}
-
-    def overlap(s: ScoredSentence) -> float:
-        words = {t.lower()[:6] for t in salient_terms(s.text)}
-        return len(terms & words) - 0.1 * s.passage_rank
-
-    kept = sorted(sentences, key=overlap, reverse=True)[:keep]
-    have = {(s.document, s.index) for s in kept}
-    return kept + [s for s in near if (s.document, s.index) not in have]
 
 
 def rank_passages(passages: Sequence[Passage], ranked: Sequence[ScoredSentence]) -> list[tuple[Passage, float | None]]:
