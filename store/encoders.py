@@ -38,6 +38,7 @@ class _OnnxBert:
         self._session = None
         self._tokenizer = None
         self._pool: ThreadPoolExecutor | None = None
+        self._marked: dict = {}
         self._lock = threading.Lock()
 
     def _load(self):
@@ -70,14 +71,28 @@ class _OnnxBert:
         path = self.spec.path("model.onnx")
         return str(path) if has_int8_dot_product() else unsaturating(path)
 
-    def run(self, inputs: Sequence, progress: Progress | None = None, marker: int | None = None) -> list[np.ndarray]:
+    def _marking(self, marker: str):
+        """The tokenizer with `marker` put after [CLS] of every single text (ColBERT's query or document marker),
+        made once."""
+        with self._lock:
+            if marker not in self._marked:
+                from tokenizers import Tokenizer
+                from tokenizers.processors import TemplateProcessing
+
+                tokenizer = Tokenizer.from_str(self._tokenizer.to_str())
+                ids = {t: tokenizer.token_to_id(t) for t in ("[CLS]", marker, "[SEP]")}
+                tokenizer.post_processor = TemplateProcessing(single=f"[CLS] {marker} $A [SEP]",
+                                                              special_tokens=list(ids.items()))
+                self._marked[marker] = tokenizer
+            return self._marked[marker]
+
+    def run(self, inputs: Sequence, progress: Progress | None = None, marker: str | None = None) -> list[np.ndarray]:
         """The model's first output for each input (a text or a pair of texts), in input order; a per-token
-        output is cut to the input's own tokens. `marker` is a token id put after [CLS] (ColBERT's query or
-        document marker)."""
+        output is cut to the input's own tokens. `marker`: a token put after [CLS] of each text."""
         session, tokenizer = self._load()
-        encodings = tokenizer.encode_batch(list(inputs))
         if marker is not None:
-            encodings = [_Marked(e, marker, self.spec.max_length) for e in encodings]
+            tokenizer = self._marking(marker)
+        encodings = tokenizer.encode_batch(list(inputs))
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         batches = [order[at : at + self.batch_size] for at in range(0, len(order), self.batch_size)]
         results: list[np.ndarray | None] = [None] * len(encodings)
@@ -107,16 +122,6 @@ class _OnnxBert:
                 if progress:
                     progress(len(batch))
         return results  # type: ignore[return-value]
-
-
-class _Marked:
-    """An encoding with one token put after [CLS], cut back to `limit` tokens with [SEP] still last."""
-
-    def __init__(self, encoding, marker: int, limit: int):
-        ids = [encoding.ids[0], marker, *encoding.ids[1:]]
-        self.ids = ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
-        self.attention_mask = [1] * len(self.ids)
-        self.type_ids = [0] * len(self.ids)
 
 
 class OnnxEmbeddings(Embeddings):
@@ -168,8 +173,8 @@ class CrossEncoder:
         return [float(out[0]) for out in self._model.run([(query, p) for p in passages])]
 
 
-# ColBERT's markers in BERT's vocabulary: [unused0] opens a query, [unused1] a document
-QUERY_MARKER, DOCUMENT_MARKER = 1, 2
+# ColBERT's markers, in BERT's vocabulary
+QUERY_MARKER, DOCUMENT_MARKER = "[unused0]", "[unused1]"
 
 
 class LateInteraction:
