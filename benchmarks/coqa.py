@@ -85,7 +85,10 @@ def run_script(script: dict, engine: str, store: Path) -> list[dict]:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(script, handle, allow_unicode=True)
     command = [sys.executable, "-m", "assistant", "script", handle.name, "--json", "--engine", engine, "--store", str(store)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    # the checkout this benchmark belongs to, not whichever one the environment has installed (an editable install
+    # would otherwise run the tree being edited when a snapshot is benchmarked)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode not in (0, 1):
         raise SystemExit(f"assistant script failed ({done.returncode}): {done.stderr[-2000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]

@@ -26,6 +26,7 @@ import pyte
 from common import table, write_results
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "How many people were killed in the clashes?"
 ANSWER = re.compile(r"at least 34 dead")
 MINIMAL_APP = """
@@ -79,8 +80,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        # PYTHONPATH: the console script runs this checkout, not the one an editable install points at
         env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=f"{tmp}/store",
-                   ASSISTANT_CONVERSATIONS=f"{tmp}/conversations.sqlite")
+                   ASSISTANT_CONVERSATIONS=f"{tmp}/conversations.sqlite",
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         # the index exists already, as for every start but the very first
         subprocess.run([BIN / "assistant", "index"], env=env, check=True, capture_output=True)
         minimal = Path(tmp) / "minimal.py"
