@@ -10,7 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+import Stemmer
+
 from assistant.language import parse
+
+_STEMMER = Stemmer.Stemmer("english")
 
 Intent = Literal["overview", "factoid", "yesno", "why", "how", "list"]
 AnswerType = Literal["name", "place", "date", "number", "money", "quantity"]
@@ -72,12 +76,66 @@ class QuestionAnalysis(BaseModel):
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
     times: list[str] = []  # the question's own time frame ("ten years ago", "in 2014"): the answer must have one
     asked: str | None = None  # the noun a name is asked for, as a lemma ("publisher" in "Who is her publisher?")
+    role: bool = False  # ... a role the answering sentence must state ("her publisher", "which study"), not a category
     depends_on_previous: bool = False  # a pronoun, an ellipsis, a bare "Why?": it leans on the last turn
     continues: bool = False  # "What else?": more of what the last answer gave
+    documents_named: list[str] = []  # how the question names the documents it is about ("the Wi-Fi article": "Wi-Fi")
+    asks: str | None = None  # the question without the phrase that names its document, when it has one
+
+
+# nouns that name a document when they are modified ("the Greece article", "the Darryl Dawkins obituary")
+_DOCUMENT_NOUNS = frozenset({"article", "story", "piece", "report", "obituary", "column", "essay", "op-ed", "editorial",
+                             "review", "interview", "profile", "post", "document", "paper", "feature", "file"})
+_TURN_TO = re.compile(r"^\s*(?:and\s+)?(?:back to|switching to|switch to|turning to|turn to|over to|now to|on to)\s+"
+                      r"(?:the\s+)?(?P<named>[^:,;?—–]+?)\s*[:,;—–]\s*(?P<rest>\S.*)$", re.IGNORECASE)
+
+
+def named_documents(question: str) -> tuple[list[str], str]:
+    """The phrases with which a question names the documents it is about, and the question without the one that
+    only says where to look: "In the Wi-Fi article, how far ...?" → (["Wi-Fi"], "how far ...?"); "Back to Greece:
+    who ...?" → (["Greece"], "who ...?"). A bare "the article" names none: it is the one being talked about."""
+    turned = _TURN_TO.match(question)
+    if turned:  # "Back to the Greece article: who ...?" asks "who ...?"; in "Back to Greece: who ...?" the topic stays
+        nested, _ = named_documents(turned["named"])
+        return (nested, turned["rest"]) if nested else ([turned["named"].strip()], question)
+    doc = parse(question)
+    named: list[str] = []
+    cut: tuple[int, int] | None = None
+    for t in doc:
+        if t.lemma_.lower() not in _DOCUMENT_NOUNS or t.tag_ in {"WDT", "WP"}:
+            continue
+        modifiers = [c for c in t.lefts if c.dep_ in {"compound", "amod", "nmod", "poss", "nummod"}]
+        if not modifiers:
+            continue
+        named.append(doc[modifiers[0].left_edge.i:t.i].text)
+        # (the tagger often makes a leading "In the X story," the root, and the question a clause of it)
+        if t.dep_ == "pobj" and t.head.pos_ == "ADP" and t.head.lower_ in {"in", "from", "of"} and cut is None:
+            start, end = t.head.i, t.i + 1
+            if end < len(doc) and doc[end].text in {",", ":", ";"}:
+                end += 1
+            cut = (start, end)
+    if cut is None:
+        return named, question
+    kept = [t for t in doc if not cut[0] <= t.i < cut[1]]
+    if not any(t.pos_ in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"} and not t.is_stop for t in kept):
+        return named, question  # "What is in the Mueller report?": the phrase is what is asked about
+    rest = re.sub(r"\s+([?.!,;:])", r"\1", (doc[:cut[0]].text_with_ws + doc[cut[1]:].text).strip())
+    rest = re.sub(r"^(and|so|but)\b\s*,?\s*", "", rest, flags=re.IGNORECASE) if cut[0] <= 1 else rest
+    return named, rest[:1].upper() + rest[1:]
 
 
 def analyse(question: str, previous: QuestionAnalysis | None = None) -> QuestionAnalysis:
     """The analysis of `question`; `previous` is the last turn's, which an elliptic follow-up inherits."""
+    named, asks = named_documents(question)
+    analysis = _analyse(asks, previous)
+    if not named:  # (an elliptic follow-up inherits the last question's analysis, not the documents it named)
+        return analysis.model_copy(update={"documents_named": [], "asks": None})
+    # a question that names its document is about that document, not the last turn's
+    return analysis.model_copy(update={"documents_named": named, "asks": asks if asks != question else None,
+                                       "depends_on_previous": analysis.depends_on_previous and asks == question})
+
+
+def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalysis:
     doc = parse(question)
     words = [t for t in doc if not t.is_punct]
     lower = [t.lower_ for t in words]
@@ -109,7 +167,7 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
         return QuestionAnalysis(intent="why", **{**base, "depends_on_previous": depends or len(words) <= 3})
     if word == "how":
         if after in _HOW_MANY:
-            noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ == "NOUN"), None)
+            noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ in {"NOUN", "PROPN"}), None)  # "How many Armenians"
             first = noun
             while noun is not None and noun.dep_ == "compound" and noun.head.pos_ == "NOUN":
                 noun = noun.head  # "How much patent time": a count of time, not of patents
@@ -125,7 +183,11 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
             return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
         return QuestionAnalysis(intent="how", **base)
     if word in {"who", "whom", "whose"}:
-        return QuestionAnalysis(intent="factoid", answer_type="name", asked=_asked_noun(words[wh]), **base)
+        noun = _asked_noun(words[wh])
+        # "Who is her publisher?": a role, which the answering sentence must give (not "Who is the suspect?")
+        role = noun is not None and any(c.dep_ == "poss" for c in noun.children)
+        return QuestionAnalysis(intent="factoid", answer_type="name", asked=noun.lemma_.lower() if noun is not None else None,
+                                role=role, **base)
     if word == "where":
         return QuestionAnalysis(intent="factoid", answer_type="place", **base)
     if word == "when":
@@ -140,16 +202,27 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
         kind = _FOCUS_TYPES[head.lemma_.lower()]
         asked = head.lemma_.lower() if kind in {"name", "place"} else None
         return QuestionAnalysis(intent="factoid", answer_type=kind, asked=asked, **base)
+    if word == "which" and head is None:  # the tagger often misattaches "which": its noun is the run that follows
+        run = []
+        for t in words[wh + 1:]:
+            if not (t.pos_ in {"NOUN", "PROPN", "ADJ"} or t.tag_.startswith("NN") or t.is_title):
+                break
+            run.append(t)
+        head = next((t for t in reversed(run) if t.pos_ in {"NOUN", "PROPN"} or t.tag_.startswith("NN")), None)
+    if head is not None and word == "which" and head.lemma_.lower() not in _DOCUMENT_NOUNS:
+        # "Which study shows that?", "Which Leeds pubs ...": a name, given as that (a category such as "Which
+        # country" is known by its entities instead)
+        return QuestionAnalysis(intent="list" if head.tag_ == "NNS" else "factoid", answer_type="name",
+                                asked=head.lemma_.lower(), role=True, **base)
     if head is not None and head.tag_ == "NNS":
         return QuestionAnalysis(intent="list", **base)
     return QuestionAnalysis(intent="factoid", **base)
 
 
-def _asked_noun(wh) -> str | None:
+def _asked_noun(wh):
     """The common noun a "Who is the X?" question asks to name (its copula's subject), if any."""
     if wh.dep_ == "attr" and wh.head.lemma_ == "be":
-        noun = next((c for c in wh.head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
-        return noun.lemma_.lower() if noun is not None else None
+        return next((c for c in wh.head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
     return None
 
 
@@ -159,16 +232,27 @@ def _names_it(span, noun: str) -> bool:
     doc = span.doc
     if span.start > 0 and doc[span.start - 1].lemma_.lower() == noun:  # "publisher Laurence King" (often misparsed)
         return True
-    named = set(_apposed(span.root))
+    root = span.root
+    while root.dep_ == "conj" and root.head is not root:  # "his coaches, Gene Shue and later Billy Cunningham"
+        root = root.head
+    named = set(_apposed(root))
     for t in doc:
         if t.lemma_.lower() != noun:
             continue
         if named & set(_apposed(t)):
             return True
+        # right after the noun, with only a comma or "including" between: "several counties, including Yolo"
+        start = root.left_edge.i if root.i < span.start else span.start
+        between = doc[t.i + 1:start]
+        if t.i < start and len(between) <= 3 and all(w.lower_ in _LINKING for w in between):
+            return True
         if t.dep_ in {"nsubj", "attr"} and t.head.lemma_ == "be" and any(
                 c.dep_ in {"nsubj", "attr"} and c is not t and c.i in range(span.start, span.end) for c in t.head.children):
             return True
     return False
+
+
+_LINKING = frozenset({",", ":", "—", "–", "-", "including", "such", "as", "like", "namely", "the", "notably"})
 
 
 def _apposed(token):
@@ -192,7 +276,9 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
         found += [doc[t.i:t.i + 1] for t in doc if t.like_num and not t.ent_type_ and t.text.lower() not in asked]
     if analysis.answer_type == "number" and analysis.unit and analysis.unit not in _ANY_COUNT:
         # "How many soldiers": a number of soldiers, not of civilians (a number that counts nothing named passes)
-        found = [span for span in found if not _counts(span) or analysis.unit in _counts(span)]
+        # (and a measure, "265 kilometers" or "$84,000", is not a count of anything)
+        found = [span for span in found if span.label_ not in {"QUANTITY", "MONEY"}
+                 and (not _counts(span) or analysis.unit in _counts(span))]
     if analysis.answer_type == "quantity":
         # a measure is a number of something: "in recent years" is none, and a date ("December 2022") is a point,
         # not a stretch of time or a length (but an age is tagged a date: "He was 58.")
@@ -201,6 +287,8 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
             e.label_ in {"DATE", "TIME"} for e in doc.ents):
         return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
+    if analysis.role and not any(_STEMMER.stemWord(t.lower_) == _STEMMER.stemWord(analysis.asked) for t in doc):
+        return []  # "Who is her publisher?": a sentence that never speaks of a publisher names none
     if analysis.asked and any(t.lemma_.lower() == analysis.asked for t in doc):
         # the sentence speaks of the publisher asked about: the answer is the name it gives the publisher
         found = [span for span in found if _names_it(span, analysis.asked)]

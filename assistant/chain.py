@@ -19,7 +19,7 @@ from assistant.analysis import QuestionAnalysis, analyse
 from assistant.citations import verify_quotes
 from assistant.engines.base import AnswerEngine, EngineError, Evidence, TurnCancelled
 from assistant.engines.extractive import rank_passages
-from assistant.followup import resolve_followup
+from assistant.followup import keeps_question, resolve_followup
 from assistant.turns import Source, Turn
 
 PASSAGES = 6  # passages the engine sees and the user is shown
@@ -29,7 +29,9 @@ class ConversationState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     turns: Annotated[list[dict], operator.add]  # every finished Turn, as a dict
     documents: list[str] | None  # restricts retrieval to these documents
+    focus: list[str] | None  # ... and this turn to these: the ones the question names, or the last answer's
     question: str
+    asked: str  # the question as the engine answers it: without the words that name its document
     standalone_question: str
     sources: list[dict]
     draft: dict
@@ -82,17 +84,41 @@ class ConversationGraph:
     def _resolve(self, state: ConversationState) -> dict:
         history = history_pairs(state.get("turns", []))
         question = state["question"]
-        if self.rewrite and history:
-            standalone = self.rewrite(question, history)
-        else:
-            standalone = resolve_followup(question, history)
         previous = QuestionAnalysis(**state["analysis"]) if history and state.get("analysis") else None
-        return {"standalone_question": standalone, "analysis": analyse(question, previous).model_dump()}
+        analysis = analyse(question, previous)
+        focus = self._focus(analysis, state)
+        # "In the Wi-Fi article, how far ...?" once the article is chosen asks "How far ...?"
+        asked = analysis.asks if focus and analysis.asks else question
+        standalone = self.rewrite(asked, history) if self.rewrite and history else None
+        if standalone is None or not keeps_question(asked, standalone):
+            standalone = resolve_followup(asked, history)
+        return {"standalone_question": standalone, "asked": asked, "analysis": analysis.model_dump(), "focus": focus}
+
+    def _focus(self, analysis: QuestionAnalysis, state: ConversationState) -> list[str] | None:
+        """In a conversation over several documents, the ones this turn is about: those the question names ("in
+        the Wi-Fi article"), else for a question that leans on the last turn ("And the short one?"), the document
+        of the last answer; None: all of the conversation's."""
+        documents = state.get("documents")
+        scope = documents if documents else [d.id for d in self.index.documents()]
+        if len(scope) < 2:
+            return None
+        if analysis.documents_named:
+            named: list[str] = []
+            for phrase in analysis.documents_named:
+                document = self.retriever.document_named(phrase, scope)
+                if document is not None and document not in named:
+                    named.append(document)
+            return named or None
+        cited = [t["citations"][0]["document"] for t in state.get("turns", [])
+                 if t.get("status", "ok") == "ok" and t.get("citations")]
+        if analysis.depends_on_previous and cited and cited[-1] in scope:
+            return [cited[-1]]
+        return None
 
     def _retrieve(self, state: ConversationState) -> dict:
         self._check_stop()
-        question, query = state["question"], state["standalone_question"]
-        documents = state.get("documents")
+        question, query = state["asked"], state["standalone_question"]
+        documents = state.get("focus") or state.get("documents")
         depth = self.retriever.options.candidates
         rankings = [self.retriever.search(query, k=depth, document_ids=documents)]
         if query != question:
@@ -110,7 +136,7 @@ class ConversationGraph:
     def _answer(self, state: ConversationState) -> dict:
         passages = [Passage(**p) for p in state["sources"]]
         evidence = Evidence(
-            question=state["question"],
+            question=state["asked"],
             query=state["standalone_question"],
             passages=passages,
             document_text=self._document_text,
@@ -119,7 +145,7 @@ class ConversationGraph:
                    for t in state.get("turns", []) if t.get("citations")],
             quoted=[(c["document"], c["start"]) for t in state.get("turns", []) if t.get("status", "ok") == "ok"
                     for c in t.get("citations", [])],
-            documents=state.get("documents"),
+            documents=state.get("focus") or state.get("documents"),
             analysis=QuestionAnalysis(**state["analysis"]) if state.get("analysis") else None,
         )
         self._check_stop()
@@ -143,7 +169,7 @@ class ConversationGraph:
             for i, p in enumerate(state["sources"], start=1)
         ]
         if draft["refused"]:
-            noun = self.corpus_noun(state.get("documents"))
+            noun = self.corpus_noun(state.get("focus") or state.get("documents"))
             if draft["text"]:  # what the documents do say about it, cited
                 citations, unsupported = verify_quotes(draft["text"], draft["quotes"], self._document_text)
                 answer = f"The {noun} {_does(noun)} not say. {draft['text']}"

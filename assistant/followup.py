@@ -45,3 +45,15 @@ def resolve_followup(question: str, history: Sequence[tuple[str, str]]) -> str:
         if len(extra) == MAX_TERMS:
             break
     return f"{question} {' '.join(extra)}".strip() if extra else question
+
+
+def keeps_question(question: str, rewritten: str) -> bool:
+    """A model's rewrite of a follow-up still asks it: it is not empty and keeps at least half of the question's
+    own content words (a small model sometimes answers, or repeats the last answer, instead of rewriting)."""
+    own = {t.lower() for t in salient_terms(question)}
+    if not rewritten.strip():
+        return False
+    if not own:
+        return True
+    kept = {t.lower() for t in salient_terms(rewritten)}
+    return sum(any(k.startswith(w[:5]) for k in kept) for w in own) * 2 >= len(own)

@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 import Stemmer  # noqa: E402
 
+from assistant.analysis import analyse  # noqa: E402
 from assistant.followup import salient_terms  # noqa: E402
+from assistant.service import REFUSE_BELOW  # noqa: E402
 from store import CrossEncoder  # noqa: E402
 from store.chunking import sentence_spans  # noqa: E402
 
@@ -99,6 +101,21 @@ def main() -> None:
             print(f"| alone < {a}, joined < {j}, novel > {n} | {p_rate:.3f} | {first:.3f} | {follow:.3f} |")
     _, a, j, n, p_rate, first, follow = best
     print(f"| **chosen: alone < {a}, joined < {j}, novel > {n}** | {p_rate:.3f} | {first:.3f} | {follow:.3f} |")
+    # The engine's rule (ExtractiveEngine.refuses): the question alone below REFUSE_BELOW; a follow-up that leans on
+    # the last turn with at most one content word of its own ("And the short one?", "Why?") is judged joined too.
+    def engine_refuses(row, follow_up):
+        if follow_up and row["bare"]:
+            return max(row["alone"], row["joined"]) < REFUSE_BELOW
+        return row["alone"] < REFUSE_BELOW
+    for rows in (pos, neg):
+        for r in rows:
+            analysis = analyse(r["question"])
+            r["bare"] = analysis.depends_on_previous and len(analysis.focus) <= 1
+    p_rate = np.mean([engine_refuses(r, r["follow_up"]) for r in pos])
+    first = np.mean([engine_refuses(r, False) for r in neg])
+    follow = np.mean([engine_refuses(r, True) for r in neg])
+    print(f"| the engine's: alone < {REFUSE_BELOW}, or for a bare follow-up both alone and joined "
+          f"({sum(r['bare'] for r in neg)} of the negatives are bare) | {p_rate:.3f} | {first:.3f} | {follow:.3f} |")
 
 
 if __name__ == "__main__":

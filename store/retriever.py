@@ -103,6 +103,20 @@ class HybridRetriever(BaseRetriever):
             for chunk, score in fused[:k]
         ]
 
+    def document_named(self, phrase: str, document_ids: Sequence[str]) -> str | None:
+        """The document that a phrase such as "the Wi-Fi article" names ("Wi-Fi"): the one whose title holds the
+        phrase, else the one whose text best matches its words (BM25, then the dense vectors), else None."""
+        words = phrase.lower().split()
+        titles = self.index.catalog().titles
+        titled = [d for d in document_ids if all(w in titles.get(d, "").lower() for w in words)]
+        if len(titled) == 1:
+            return titled[0]
+        lexical = self.lexical_index().search(phrase, 1, document_ids)
+        if lexical:
+            return lexical[0][0].document_id
+        dense = self.index.dense_search(phrase, 1, document_ids)
+        return dense[0][0].document_id if dense else None
+
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
         return [
             LCDocument(page_content=p.text, id=p.chunk_id, metadata=p.model_dump(exclude={"text"}))

@@ -73,3 +73,17 @@ def test_control_characters_and_escape_sequences_are_removed_from_a_question(mak
     _, turn = make_assistant().ask("How many\x1b[31m people\x07 were\x00 killed\r\nin the clashes?\x1b]0;title\x07")
     assert turn.question == "How many people were killed in the clashes?"
     assert "34" in turn.answer
+
+
+def test_an_article_indexed_twice_is_not_quoted_twice_in_one_answer(index, cross_encoder, tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+    from store import text_document
+
+    index.ensure_bundled()
+    index.add([text_document(ARTICLE, title="The ceasefire, saved from the web")])  # the same words, another document
+    assistant = Assistant(index.settings, AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite"),
+                          index=index, cross_encoder=cross_encoder)
+    _, turn = assistant.ask("How many Armenians live in Nagorno-Karabakh?")
+    assert "120,000" in turn.answer
+    quotes = [c.quote for c in turn.citations]
+    assert len(quotes) == len(set(quotes))

@@ -80,6 +80,33 @@ def test_the_rewrite_sees_user_and_assistant_turns_and_survives_a_restart(make_a
     assert turn.citations[0].verified and "265 kilometers west of Baku" in turn.citations[0].quote
 
 
+def test_a_rewrite_that_no_longer_asks_the_question_is_not_searched(make_assistant, tmp_path):
+    # seen with the 0.5B behind llama.cpp's OpenAI-compatible server: the "rewrite" repeated the last answer
+    store = tmp_path / "conversations.sqlite"
+    model, _ = fake_model("Yevlax is 265 kilometers west of Baku [1].")
+    conversation, _ = make_assistant("fake", chat_model=model, conversations=store).ask("How far is Yevlax from Baku?")
+    model, _ = fake_model("265 kilometers west of Baku and 100 kilometers east of Stepanakert",
+                          "Yevlax has 71,000 inhabitants [1].")
+    _, turn = make_assistant("fake", chat_model=model, conversations=store).ask("How many people live there?",
+                                                                                conversation)
+    assert turn.standalone_question.startswith("How many people live there?")  # resolved without the model
+    assert turn.citations[0].verified and "71,000 inhabitants" in turn.citations[0].quote
+
+
+def test_a_model_that_only_points_at_a_passage_gets_the_scorers_answer(make_assistant):
+    model, _ = fake_model("[1]")
+    _, turn = make_assistant("fake", chat_model=model).ask("How many people were killed in the clashes?")
+    assert not turn.refused and "34 dead" in turn.answer  # not an empty answer
+    assert turn.citations and all(c.verified for c in turn.citations)
+
+
+def test_a_number_that_counts_something_else_is_not_verified_for_a_count(make_assistant):
+    model, _ = fake_model("71,000")  # Yevlax's inhabitants, for a question about Armenians
+    _, turn = make_assistant("fake", chat_model=model).ask("How many Armenians live in Nagorno-Karabakh?")
+    assert turn.unsupported == ["71,000"]
+    assert not any("71,000" in c.quote and c.verified for c in turn.citations)
+
+
 def test_the_model_declining_is_a_refusal(make_assistant):
     model, _ = fake_model("NOT IN DOCUMENTS")
     _, turn = make_assistant("fake", chat_model=model).ask("Who mediated the ceasefire?")

@@ -57,6 +57,18 @@ def test_search_can_be_restricted_to_documents(retriever, index):
     assert {p.document_id for p in only_article} == {"nagorno-karabakh-ceasefire"}
 
 
+def test_the_document_a_phrase_names_is_found_by_its_title_then_by_its_words(retriever, index):
+    library = text_document("The Riverside library reopened after a renovation that cost $4.2 million.",
+                            title="Riverside library reopens")
+    harbour = text_document("Fishing boats returned to the harbour as the storm eased.", title="Coast news")
+    index.add([library, harbour])
+    scope = [library.id, harbour.id, "nagorno-karabakh-ceasefire"]
+    assert retriever.document_named("library", scope) == library.id  # its title
+    assert retriever.document_named("fishing", scope) == harbour.id  # its words
+    assert retriever.document_named("ceasefire", scope) == "nagorno-karabakh-ceasefire"
+    assert retriever.document_named("library", [harbour.id]) == harbour.id  # only the documents in scope
+
+
 def test_new_documents_are_found_by_keywords_right_after_indexing(retriever, index):
     retriever.search("warm up the lexical index")
     index.add([text_document("Quuxville's mayor is Ada Lovelace-Smith.", title="Quuxville")])

@@ -97,7 +97,8 @@ class ExtractiveEngine:
             if not holding:
                 return _near_miss(best, analysis)
             best = holding[0]
-        rest = [s for s in ranked if s is not best and s.score > -math.inf]
+        # (the same words indexed twice, in two documents, are one answer sentence)
+        rest = [s for s in ranked if s.text != best.text and s.score > -math.inf]
         if analysis.intent in ("why", "how", "list"):
             chosen = [best] + [s for s in rest[: EXPLAIN_SENTENCES - 1] if s.score >= best.score - EXPLAIN_MARGIN]
         else:
@@ -165,13 +166,22 @@ class ExtractiveEngine:
 
     def refuses(self, ranked: Sequence[ScoredSentence], evidence: Evidence) -> bool:
         """No sentence answers the question taken alone (calibrated in benchmarks/coqa_refusal.py: joining a
-        follow-up with the previous question lets off-topic questions through)."""
-        return not ranked or max(s.ce_question for s in ranked) < self.refuse_below
+        follow-up with the previous question lets off-topic questions through) — unless the question has at most one
+        content word of its own and leans on the last turn ("And the short one?", "Why so few?"): alone it says
+        nothing, so it is judged joined with the previous question too."""
+        if not ranked:
+            return True
+        analysis = evidence.analysis
+        if evidence.history and analysis is not None and analysis.depends_on_previous and len(analysis.focus) <= 1:
+            return max(max(s.ce_joined, s.ce_question) for s in ranked) < self.refuse_below
+        return max(s.ce_question for s in ranked) < self.refuse_below
 
     def rank(self, evidence: Evidence) -> list[ScoredSentence]:
         """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
         spans_of = _SentenceIndex(evidence.document_text)
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
+        if previous is not None and evidence.documents and previous[0] not in evidence.documents:
+            previous = None  # the question is about another document ("In the library story, ...")
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
         candidates = _candidate_sentences(evidence.passages, spans_of)
         near = _neighbours(previous, evidence.passages, spans_of) if previous else []

@@ -131,8 +131,8 @@ class LLMEngine:
         text = "".join(parts).strip()
         if not text or text.upper().startswith(NOT_IN_DOCUMENTS):
             return Draft(text="", quotes=[], refused=True)  # the model found no answer in what it read
-        if self.sentences and not re.search(r"\w", _MARKER.sub("", text)):
-            return scored  # a small model that only points at a sentence ("[1]"): that sentence is the answer
+        if not re.search(r"\w", _MARKER.sub("", text)):
+            return scored  # a model that only points at a passage ("[1]"): the scorer's answer stands
         if self.sentences:
             text = concise(text, evidence.question)
         draft = cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences),
