@@ -245,7 +245,8 @@ def _near_miss(closest: ScoredSentence, analysis: QuestionAnalysis) -> Draft:
         kind = f"figure for the {analysis.unit_text}"  # "How much patent time": "no figure for the patent time"
     elif analysis.unit:
         kind = f"figure for how {analysis.unit}"  # "How long ...": "no figure for how long"
-    text = f"It gives no {kind} for this; the closest it comes: {closest.text} [1]"
+    # (no pronoun for the documents: the chain puts "The article does not say." or "The documents do not say." first)
+    text = f"No {kind} is given for this; the closest passage: {closest.text} [1]"
     return Draft(text=text, quotes=[_quote(closest)], refused=True)
 
 
