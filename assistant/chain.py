@@ -42,6 +42,11 @@ def _does(noun: str) -> str:
     return "do" if noun.endswith("s") else "does"
 
 
+def _in_scope(state: ConversationState) -> list[str] | None:
+    """The documents this turn answers from: the ones it is about, else the conversation's (None: every one)."""
+    return state["focus"] if state.get("focus") is not None else state.get("documents")
+
+
 def history_pairs(turns: Sequence[dict]) -> list[tuple[str, str]]:
     return [(t["question"], t["answer"]) for t in turns if t.get("status", "ok") == "ok"]
 
@@ -99,7 +104,7 @@ class ConversationGraph:
         the Wi-Fi article"), else for a question that leans on the last turn ("And the short one?"), the document
         of the last answer; None: all of the conversation's."""
         documents = state.get("documents")
-        scope = documents if documents else list(self.index.catalog().titles)  # (read at most once a second)
+        scope = documents if documents is not None else list(self.index.catalog().titles)  # (read at most once a second)
         if len(scope) < 2:
             return None
         if analysis.documents_named:
@@ -118,7 +123,7 @@ class ConversationGraph:
     def _retrieve(self, state: ConversationState) -> dict:
         self._check_stop()
         question, query = state["asked"], state["standalone_question"]
-        documents = state.get("focus") or state.get("documents")
+        documents = _in_scope(state)
         depth = self.retriever.options.candidates
         rankings = [self.retriever.search(query, k=depth, document_ids=documents)]
         if query != question:
@@ -145,7 +150,7 @@ class ConversationGraph:
                    for t in state.get("turns", []) if t.get("citations")],
             quoted=[(c["document"], c["start"]) for t in state.get("turns", []) if t.get("status", "ok") == "ok"
                     for c in t.get("citations", [])],
-            documents=state.get("focus") or state.get("documents"),
+            documents=_in_scope(state),
             analysis=QuestionAnalysis(**state["analysis"]) if state.get("analysis") else None,
         )
         self._check_stop()
@@ -169,7 +174,7 @@ class ConversationGraph:
             for i, p in enumerate(state["sources"], start=1)
         ]
         if draft["refused"]:
-            noun = self.corpus_noun(state.get("focus") or state.get("documents"))
+            noun = self.corpus_noun(_in_scope(state))
             if draft["text"]:  # what the documents do say about it, cited
                 citations, unsupported = verify_quotes(draft["text"], draft["quotes"], self._document_text)
                 answer = f"The {noun} {_does(noun)} not say. {draft['text']}"

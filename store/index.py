@@ -436,9 +436,12 @@ class Index:
 
     @_reading
     def dense_search(self, query: str, k: int, document_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        """The k chunks nearest to the query, with cosine similarity."""
+        """The k chunks nearest to the query, with cosine similarity; `document_ids` None: of every document,
+        an empty list: of none (as for the lexical index)."""
+        if document_ids is not None and not document_ids:
+            return []
         vector = self.embeddings.embed([self.embeddings.spec.query_prefix + query])
-        where = {"doc": {"$in": list(document_ids)}} if document_ids else None
+        where = {"doc": {"$in": list(document_ids)}} if document_ids is not None else None
         got = self._chunks.query(
             query_embeddings=vector, n_results=k, where=where, include=["documents", "metadatas", "distances"]
         )

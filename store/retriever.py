@@ -69,7 +69,8 @@ class HybridRetriever(BaseRetriever):
             return self._lexical
 
     def search(self, query: str, k: int | None = None, document_ids: Sequence[str] | None = None) -> list[Passage]:
-        """The k passages that best answer the query, best first, optionally only from the given documents."""
+        """The k passages that best answer the query, best first, optionally only from the given documents
+        (None: every document; an empty list: none, so nothing is found)."""
         k = k or self.k
         document_ids = document_ids if document_ids is not None else self.document_ids
         opts = self.options

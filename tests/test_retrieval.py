@@ -57,6 +57,14 @@ def test_search_can_be_restricted_to_documents(retriever, index):
     assert {p.document_id for p in only_article} == {"nagorno-karabakh-ceasefire"}
 
 
+def test_no_restriction_searches_every_document_and_an_empty_one_none(retriever, index):
+    question = "How many people were killed in the clashes?"
+    assert retriever.search(question, document_ids=None)  # no restriction: every document
+    assert retriever.search(question, document_ids=[]) == []  # restricted to nothing: nothing, in both searches
+    assert index.dense_search(question, 5, []) == [] and retriever.lexical_index().search(question, 5, []) == []
+    assert index.dense_search(question, 5, None) and retriever.lexical_index().search(question, 5, None)
+
+
 def test_the_document_a_phrase_names_is_found_by_its_title_then_by_its_words(retriever, index):
     library = text_document("The Riverside library reopened after a renovation that cost $4.2 million.",
                             title="Riverside library reopens")

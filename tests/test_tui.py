@@ -289,3 +289,23 @@ async def test_a_contradicting_claim_is_flagged_with_its_reason_in_the_ui(make_a
         note = str(view.query_one(".note").render())
         assert "not supported" in note and "23 deaths" in note and "the passage says 32" in note
         assert view.has_class("-unsupported")
+
+
+async def test_a_launch_path_that_cannot_be_indexed_leaves_every_document_to_answer_from(
+        embeddings, cross_encoder, tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load, paths=[tmp_path / "missing.txt"])  # `assistant chat missing.txt`
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any("answering from every indexed document" in n.message
+                                          for n in app._notifications))
+        assert any("does not exist" in e for e in errors(app))
+        assert app.documents is None
+        view = await ask(pilot, "How many people were killed in the clashes?")
+        assert "34" in view.turn.answer and not view.turn.refused  # the bundled article, not nothing

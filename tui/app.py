@@ -469,9 +469,13 @@ class AssistantApp(App[None]):
             return
         finally:
             self.call_from_thread(self._progress, None)
-        if restrict:
-            ids = [doc_id for doc_id, _ in result.documents]
+        ids = [doc_id for doc_id, _ in result.documents]
+        if restrict and ids:
             self.documents = list(dict.fromkeys((self.documents or []) + ids))
+        elif restrict and self.documents is None and result.failures:
+            # `assistant chat missing.txt`: nothing to restrict to; say what it answers from instead
+            self.call_from_thread(self.notify, "None of the given files could be indexed: answering from every "
+                                  "indexed document.", severity="warning", timeout=15)
         if result.documents:
             titles = ", ".join(title for _, title in result.documents[:3]) + ("…" if len(result.documents) > 3 else "")
             self.call_from_thread(self.notify, f"Indexed {len(result.documents)} document(s): {titles} "
