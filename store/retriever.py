@@ -118,10 +118,12 @@ class HybridRetriever(BaseRetriever):
         dense = self.index.dense_search(phrase, 1, document_ids)
         return dense[0][0].document_id if dense else None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None) -> list[LCDocument]:
+        """LangChain's entry point: `invoke(query, k=3)` overrides the retriever's own k for that call."""
         return [
             LCDocument(page_content=p.text, id=p.chunk_id, metadata=p.model_dump(exclude={"text"}))
-            for p in self.search(query)
+            for p in self.search(query, k=k)
         ]
 
 
