@@ -34,7 +34,9 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
         return "How many people were killed in the clashes?"
 
 
-class TestOnnxEmbeddingsUnit(EmbeddingsUnitTests):
+class _OurEmbeddings:
+    """The embeddings the index uses, built as a user would (the verified bge-small model, no parameters)."""
+
     @property
     def embeddings_class(self) -> type[OnnxEmbeddings]:
         return OnnxEmbeddings
@@ -44,11 +46,9 @@ class TestOnnxEmbeddingsUnit(EmbeddingsUnitTests):
         return {}
 
 
-class TestOnnxEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[OnnxEmbeddings]:
-        return OnnxEmbeddings
+class TestOnnxEmbeddingsUnit(_OurEmbeddings, EmbeddingsUnitTests):
+    pass
 
-    @property
-    def embedding_model_params(self) -> dict:
-        return {}
+
+class TestOnnxEmbeddingsIntegration(_OurEmbeddings, EmbeddingsIntegrationTests):
+    pass
