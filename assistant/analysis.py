@@ -10,11 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-import Stemmer
-
+from assistant.followup import content_stems
 from assistant.language import parse
-
-_STEMMER = Stemmer.Stemmer("english")
 
 Intent = Literal["overview", "factoid", "yesno", "why", "how", "list"]
 AnswerType = Literal["name", "place", "date", "number", "money", "quantity"]
@@ -82,6 +79,18 @@ class QuestionAnalysis(BaseModel):
     documents_named: list[str] = []  # how the question names the documents it is about ("the Wi-Fi article": "Wi-Fi")
     asks: str | None = None  # the question without the phrase that names its document, when it has one
 
+    @property
+    def bare(self) -> bool:
+        """It leans on the last turn and has at most one content word of its own ("And the short one?", "Why so
+        few?"): alone it says almost nothing."""
+        return self.depends_on_previous and len(self.focus) <= 1
+
+    def followed_by(self, **own) -> QuestionAnalysis:
+        """The analysis of an elliptic follow-up ("And Ohio?"): what this question asked for, with the follow-up's
+        own words; not the documents this one named."""
+        inherited = self.model_dump(include={"intent", "answer_type", "unit", "unit_text", "asked", "role"})
+        return QuestionAnalysis(**{**inherited, **own})
+
 
 # nouns that name a document when they are modified ("the Greece article", "the Darryl Dawkins obituary")
 _DOCUMENT_NOUNS = frozenset({"article", "story", "piece", "report", "obituary", "column", "essay", "op-ed", "editorial",
@@ -128,11 +137,10 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     """The analysis of `question`; `previous` is the last turn's, which an elliptic follow-up inherits."""
     named, asks = named_documents(question)
     analysis = _analyse(asks, previous)
-    if not named:  # (an elliptic follow-up inherits the last question's analysis, not the documents it named)
-        return analysis.model_copy(update={"documents_named": [], "asks": None})
-    # a question that names its document is about that document, not the last turn's
+    # the documents named are this question's words, whatever it inherits ("What else?" names none); a question that
+    # names its document is about that document, not the last turn's
     return analysis.model_copy(update={"documents_named": named, "asks": asks if asks != question else None,
-                                       "depends_on_previous": analysis.depends_on_previous and asks == question})
+                                       "depends_on_previous": analysis.depends_on_previous and not named})
 
 
 def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalysis:
@@ -160,7 +168,7 @@ def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalys
     wh = next((k for k, t in enumerate(words) if t.tag_ in {"WDT", "WP", "WP$", "WRB"}), None)
     if wh is None:
         if previous is not None and depends:  # "And Ohio?", "And the short one?": asks what the last turn asked
-            return previous.model_copy(update={**base, "depends_on_previous": True, "continues": False})
+            return previous.followed_by(**{**base, "depends_on_previous": True})
         return QuestionAnalysis(intent="factoid", **base)
     word, after = lower[wh], lower[wh + 1] if wh + 1 < len(lower) else ""
     if word == "why":
@@ -287,7 +295,7 @@ def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
             e.label_ in {"DATE", "TIME"} for e in doc.ents):
         return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
-    if analysis.role and not any(_STEMMER.stemWord(t.lower_) == _STEMMER.stemWord(analysis.asked) for t in doc):
+    if analysis.role and not content_stems(analysis.asked) <= content_stems(sentence):
         return []  # "Who is her publisher?": a sentence that never speaks of a publisher names none
     if analysis.asked and any(t.lemma_.lower() == analysis.asked for t in doc):
         # the sentence speaks of the publisher asked about: the answer is the name it gives the publisher

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"[\w’'-]+", re.UNICODE)
@@ -24,6 +25,14 @@ def salient_terms(text: str) -> list[str]:
         if len(key) > 2 and key not in _STOP and not key.isdigit() and key not in seen:
             seen[key] = word.strip("’'-")
     return list(seen.values())
+
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def content_stems(text: str) -> set[str]:
+    """The stems of a text's content words ("85-year-old" holds "year" and "old")."""
+    return set(_STEMMER.stemWords([w.lower() for w in salient_terms(text.replace("-", " "))]))
 
 
 def resolve_followup(question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -50,10 +59,7 @@ def resolve_followup(question: str, history: Sequence[tuple[str, str]]) -> str:
 def keeps_question(question: str, rewritten: str) -> bool:
     """A model's rewrite of a follow-up still asks it: it is not empty and keeps at least half of the question's
     own content words (a small model sometimes answers, or repeats the last answer, instead of rewriting)."""
-    own = {t.lower() for t in salient_terms(question)}
     if not rewritten.strip():
         return False
-    if not own:
-        return True
-    kept = {t.lower() for t in salient_terms(rewritten)}
-    return sum(any(k.startswith(w[:5]) for k in kept) for w in own) * 2 >= len(own)
+    own = content_stems(question)
+    return len(own & content_stems(rewritten)) * 2 >= len(own)

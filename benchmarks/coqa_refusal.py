@@ -109,8 +109,7 @@ def main() -> None:
         return row["alone"] < REFUSE_BELOW
     for rows in (pos, neg):
         for r in rows:
-            analysis = analyse(r["question"])
-            r["bare"] = analysis.depends_on_previous and len(analysis.focus) <= 1
+            r["bare"] = analyse(r["question"]).bare
     p_rate = np.mean([engine_refuses(r, r["follow_up"]) for r in pos])
     first = np.mean([engine_refuses(r, False) for r in neg])
     follow = np.mean([engine_refuses(r, True) for r in neg])

@@ -112,9 +112,9 @@ def test_a_follow_up_with_at_most_one_word_of_its_own_leans_on_the_last_turn():
     first = analyse("In the Wi-Fi article, how far away was the long-range test?")
     for bare in ("And the short one?", "Why so few?", "What's his advice?"):
         analysis = analyse(bare, first)
-        assert analysis.depends_on_previous and len(analysis.focus) <= 1, bare
-    named = analyse("How big is the village where Black Sheep is?", first)
-    assert not named.depends_on_previous
+        assert analysis.bare, bare
+    assert not analyse("How big is the village where Black Sheep is?", first).depends_on_previous
+    assert not analyse("Give me an example of it behaving in a way nobody expected.", first).bare  # words of its own
 
 
 @pytest.mark.parametrize(("question", "named", "asks"), [
@@ -143,3 +143,5 @@ def test_an_ellipsis_inherits_what_the_last_question_asked_but_not_the_document_
     follow_up = analyse("And the short one?", first)
     assert (follow_up.answer_type, follow_up.unit) == ("quantity", "far")
     assert (follow_up.documents_named, follow_up.asks, follow_up.depends_on_previous) == ([], None, True)
+    more = analyse("What else?", first)  # more of the same, but not asked as the last question's words
+    assert more.continues and (more.documents_named, more.asks) == ([], None)

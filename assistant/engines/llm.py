@@ -19,7 +19,7 @@ from assistant.language import parse
 from assistant.meaning import NUMBER_WORDS, disagreement
 from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
-from assistant.followup import salient_terms
+from assistant.followup import content_stems, salient_terms
 from store import Passage
 from store.chunking import sentence_spans
 
@@ -178,7 +178,7 @@ def concise(answer: str, question: str) -> str:
     yes_no = _YES_NO.match(body)
     if yes_no:
         rest = yes_no.group(2)
-        restated = rest.strip() and _stems(rest) <= _stems(question) and _numbers(rest) <= _numbers(question)
+        restated = rest.strip() and content_stems(rest) <= content_stems(question) and _numbers(rest) <= _numbers(question)
         return yes_no.group(1).capitalize() + _markers(answer) if restated else answer
     asked = {_STEMMER.stemWord(w.lower()) for w in _TOKEN.findall(question)}
     tokens = list(_TOKEN.finditer(body))
@@ -191,7 +191,7 @@ def concise(answer: str, question: str) -> str:
     rest = body[tokens[k].start() :]
     if (last[0].isupper() and first[0].isupper()) or first.lower() in _NO_CUT_BEFORE:
         return answer
-    return rest + _markers(answer) if _stems(rest) or _numbers(rest) else answer
+    return rest + _markers(answer) if content_stems(rest) or _numbers(rest) else answer
 
 
 def _markers(text: str) -> str:
@@ -238,9 +238,6 @@ _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without
 _YES_NO = re.compile(r"^(yes|no)\b[\s,.;:!-]*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
-def _stems(text: str) -> set[str]:
-    # "85-year-old" holds "year" and "old"
-    return set(_STEMMER.stemWords([w.lower() for w in salient_terms(text.replace("-", " "))]))
 
 
 def _numbers(text: str) -> set[str]:
@@ -256,7 +253,7 @@ def support(claim: str, source: str, question: str = "") -> float:
     yes_no = _YES_NO.match(claim.strip()) if question else None
     if yes_no:
         rest = yes_no.group(2)
-        if _stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": its own words say it
+        if content_stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": its own words say it
             claim = rest
         elif (yes_no.group(1).lower() == "no") != bool(_NEGATION.search(source)):
             return 0.0
@@ -265,15 +262,15 @@ def support(claim: str, source: str, question: str = "") -> float:
     numbers = _numbers(claim)
     if not numbers <= _numbers(source):
         return 0.0
-    words = _stems(claim)
+    words = content_stems(claim)
     if not words:  # a bare number ("34") is supported by a source that states it, counting what was asked
         return 1.0 if numbers and _counts_asked(numbers, source, question) else 0.0
-    return len(words & _stems(source)) / len(words)
+    return len(words & content_stems(source)) / len(words)
 
 
 def _share(claim: str, source: str) -> float:
-    words = _stems(claim)
-    return len(words & _stems(source)) / len(words) if words else 0.0
+    words = content_stems(claim)
+    return len(words & content_stems(source)) / len(words) if words else 0.0
 
 
 def _counts_asked(numbers: set[str], source: str, question: str) -> bool:
