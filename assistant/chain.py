@@ -51,6 +51,12 @@ def history_pairs(turns: Sequence[dict]) -> list[tuple[str, str]]:
     return [(t["question"], t["answer"]) for t in turns if t.get("status", "ok") == "ok"]
 
 
+def first_citations(turns: Sequence[dict]) -> list[tuple[str, int]]:
+    """(document, start) of each finished answer's first citation, oldest first: where the conversation has been."""
+    return [(t["citations"][0]["document"], t["citations"][0]["start"])
+            for t in turns if t.get("status", "ok") == "ok" and t.get("citations")]
+
+
 class ConversationGraph:
     """Builds and runs the graph; the engine and retriever live here, the state holds only plain data."""
 
@@ -114,10 +120,9 @@ class ConversationGraph:
                 if document is not None and document not in named:
                     named.append(document)
             return named or None
-        cited = [t["citations"][0]["document"] for t in state.get("turns", [])
-                 if t.get("status", "ok") == "ok" and t.get("citations")]
-        if analysis.depends_on_previous and cited and cited[-1] in scope:
-            return [cited[-1]]
+        cited = first_citations(state.get("turns", []))
+        if analysis.depends_on_previous and cited and cited[-1][0] in scope:
+            return [cited[-1][0]]
         return None
 
     def _retrieve(self, state: ConversationState) -> dict:
@@ -146,8 +151,7 @@ class ConversationGraph:
             passages=passages,
             document_text=self._document_text,
             history=history_pairs(state.get("turns", [])),
-            cited=[(t["citations"][0]["document"], t["citations"][0]["start"])
-                   for t in state.get("turns", []) if t.get("citations")],
+            cited=first_citations(state.get("turns", [])),
             quoted=[(c["document"], c["start"]) for t in state.get("turns", []) if t.get("status", "ok") == "ok"
                     for c in t.get("citations", [])],
             documents=_in_scope(state),

@@ -163,7 +163,7 @@ class Assistant:
             self._scorer.prepare([self.document_text(i) for i in ids])
 
     def _noun(self, documents: list[str] | None) -> str:
-        count = len(documents) if documents is not None else len(self.index.documents())
+        count = len(documents) if documents is not None else len(self.index.catalog().titles)
         return "article" if count == 1 else "documents"
 
     def ask(self, question: str, conversation_id: str | None = None, documents: list[str] | None = None,

@@ -97,8 +97,7 @@ class ExtractiveEngine:
             if not holding:
                 return _near_miss(best, analysis)
             best = holding[0]
-        # (the same words indexed twice, in two documents, are one answer sentence)
-        rest = [s for s in ranked if s.text != best.text and s.score > -math.inf]
+        rest = [s for s in ranked if s is not best and s.score > -math.inf]
         if analysis.intent in ("why", "how", "list"):
             chosen = [best] + [s for s in rest[: EXPLAIN_SENTENCES - 1] if s.score >= best.score - EXPLAIN_MARGIN]
         else:
@@ -172,7 +171,7 @@ class ExtractiveEngine:
         if not ranked:
             return True
         analysis = evidence.analysis
-        if evidence.history and analysis is not None and analysis.depends_on_previous and len(analysis.focus) <= 1:
+        if evidence.history and analysis is not None and analysis.bare:
             return max(max(s.ce_joined, s.ce_question) for s in ranked) < self.refuse_below
         return max(s.ce_question for s in ranked) < self.refuse_below
 
@@ -219,8 +218,8 @@ class ExtractiveEngine:
         scores = self.late.score(question, [s.text for s in sentences])
         order = sorted(range(len(sentences)), key=lambda k: -scores[k])
         kept = [sentences[k] for k in order[:CANDIDATES]]
-        have = {(s.document, s.index) for s in kept}
-        return kept + [s for s in near if (s.document, s.index) not in have]
+        have, said = {(s.document, s.index) for s in kept}, {s.text for s in kept}
+        return kept + [s for s in near if (s.document, s.index) not in have and s.text not in said]
 
 
 def _logit(p: float) -> float:
@@ -298,8 +297,10 @@ def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _
 
 
 def _candidate_sentences(passages: Sequence[Passage], index: _SentenceIndex) -> list[ScoredSentence]:
-    """Every sentence that lies within a passage (clipped to it), once, tagged with its passage's rank."""
+    """Every sentence that lies within a passage (clipped to it), once, tagged with its passage's rank; the same words
+    in another document (an article indexed twice) are the same candidate, from the better passage."""
     seen: set[tuple[str, int]] = set()
+    words: set[str] = set()
     out: list[ScoredSentence] = []
     for rank, passage in enumerate(passages, start=1):
         text = index.document_text(passage.document_id)
@@ -307,9 +308,10 @@ def _candidate_sentences(passages: Sequence[Passage], index: _SentenceIndex) -> 
             if end <= passage.start or start >= passage.end or (passage.document_id, i) in seen:
                 continue
             start, end = max(start, passage.start), min(end, passage.end)
-            if end - start < 3:
+            if end - start < 3 or text[start:end] in words:
                 continue
             seen.add((passage.document_id, i))
+            words.add(text[start:end])
             out.append(ScoredSentence(passage.document_id, passage.title, start, end, text[start:end], i, rank))
     return out
 
