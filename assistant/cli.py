@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-ENGINES = ["extractive", "ollama", "openai", "local"]
+from assistant.engines import ENGINES
+
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -23,11 +23,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from assistant.engines import ENGINES
+
 from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen, PromptScreen
 from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
 
-ENGINES = ("extractive", "local", "ollama", "openai")
 
 
 HANG_UP_GRACE = 3.0  # seconds the UI may take to shut down once its terminal is gone

@@ -43,7 +43,7 @@ the sources pane, where the quoted words are highlighted. **Ctrl+O** opens the w
 | `/history` | list past conversations to resume |
 | `/resume ID` | resume a conversation by id |
 | `/export [FILE]` | write the transcript as Markdown (default `conversation-ID.md`) |
-| `/engine NAME` | answer with `extractive`, `ollama` or `openai` |
+| `/engine NAME` | answer with `extractive`, `local`, `ollama` or `openai` |
 | `/index PATH` | add a file or folder (.txt .md .html .pdf) to the index |
 | `/sources` | show / hide the sources pane |
 | `/help` | this help |
