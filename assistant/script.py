@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from store import Document, LoadError, load_file, text_document
-from store.documents import BUNDLED_ID
+from store.documents import bundled_document
 
 from assistant.turns import Turn
 
@@ -185,12 +185,10 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
     assistant = assistant_for(script.engine)
     for number, spec in enumerate(script.conversations, start=1):
         name = spec.id or f"c{number}"
-        documents = resolve_documents(spec.documents, base) if spec.documents else shared
-        if documents:
-            assistant.index.add(documents)
-            document_ids = [d.id for d in documents]
-        else:
-            document_ids = [BUNDLED_ID]
+        # no documents: the bundled article, indexed beside the script's others (it is no demo here)
+        documents = (resolve_documents(spec.documents, base) if spec.documents else shared) or [bundled_document()]
+        assistant.index.add(documents)
+        document_ids = [d.id for d in documents]
         assistant.prepare(document_ids)
         conversation_id = None
         for turn_number, turn_spec in enumerate(spec.turns, start=1):

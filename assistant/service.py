@@ -106,7 +106,7 @@ class Assistant:
         """`chat_model` replaces the configured LLM (tests pass a fake one); the extractive engine needs none."""
         self.settings = settings
         self.index = index or Index(store_settings)
-        self.index.ensure_bundled()
+        self.index.ensure_demo()
         encoder = cross_encoder or CrossEncoder()
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
         scorer = ExtractiveEngine(encoder, LateInteraction(), settings.refuse_below, embed=self.index.embeddings.embed)

@@ -14,7 +14,7 @@ def _open_index(args):
     from store import Index
 
     index = Index(store_settings(args))
-    index.ensure_bundled()
+    index.ensure_demo()
     return index
 
 
@@ -36,8 +36,8 @@ def cmd_index(args) -> int:
             report = rebuild(settings, progress=progress)
             if report.moved_aside:
                 err.print(f"the index at {escape(settings.location)} could not be read; it was moved to "
-                          f"{escape(report.moved_aside)} and a new one started with the bundled article: add your "
-                          "documents again with `assistant index PATH`")
+                          f"{escape(report.moved_aside)} and a new one started: add your documents again with "
+                          "`assistant index PATH`")
             out.print(f"rebuilt the index at {escape(settings.location)}: {len(report.added)} documents, "
                       f"{report.chunks_embedded} chunks")
             if not args.paths and not args.remove:
@@ -67,10 +67,16 @@ def cmd_index(args) -> int:
 
 
 def cmd_docs(args) -> int:
-    infos = _open_index(args).documents()
+    index = _open_index(args)
+    infos = index.documents()
     if args.json:
         print(json.dumps([info.model_dump() for info in infos], ensure_ascii=False, indent=2))
         return 0
+    if index.demo:
+        err.print("[dim]the bundled demo article, answered from until you index documents of your own "
+                  "(`assistant index PATH`); remove it with `assistant index --remove ID`[/dim]")
+    elif not infos:
+        err.print("[dim]nothing is indexed; add documents with `assistant index PATH`[/dim]")
     for info in infos:
         out.print(f"{escape(info.id)}  {info.chunks:>5} chunks  {escape(info.title)}")
     return 0

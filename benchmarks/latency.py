@@ -5,7 +5,7 @@ Two stores, both cached under benchmarks/results/ (git-ignored) so reruns skip t
   * squadshifts: the 797 NYT articles at the default chunking (500/100), about 4,300 chunks;
   * synthetic: about --synthetic-chunks (100,000) chunks. Its documents are random NYT sentences (10-30 paragraphs of 4,
     about 10,000 characters and 25 chunks each), chunked by the project at 500/100 and written into the store's collections in
-    batches with the layout Index._write_group uses (Index.add writes per document, slow here). Embedding 100k chunks for
+    batches with the layout the index's writer (store/writes.py) uses (Index.add writes per document, slow here). Embedding 100k chunks for
     real takes hours on 2 cores, so each chunk's vector is the normalised sum of the real bge vectors of its sentences
     (a pool of --sentences distinct sentences, embedded once) plus a little noise: real-looking vectors for Chroma's
     HNSW. Queries are real questions, embedded by the real model at query time.
@@ -31,7 +31,7 @@ import psutil
 from common import RESULTS, CachedEmbeddings, load_squad, median, parser, percentile, sample, table, write_results
 from store import HybridRetriever, Index, OnnxEmbeddings, RetrievalOptions, StoreSettings, text_document
 from store.chunking import chunk_document, sentence_spans
-from store.index import DONE, record_metadata
+from store.texts import DONE, record_metadata, write_texts
 
 
 class ComposedEmbeddings(OnnxEmbeddings):
@@ -87,10 +87,10 @@ def build_synthetic(path: Path, documents, target: int, pool: int, seed: int) ->
     index = Index(StoreSettings(store=path), OnnxEmbeddings())  # creates the collections with the project's signature
     composer = ComposedEmbeddings(vectors, seed)
     by_doc: dict[str, list] = {}
-    for at in range(0, len(chunks), 5000):  # the layout of Index._write_group, written in big batches
+    for at in range(0, len(chunks), 5000):  # the layout of the index's writer (store/writes.py), written in big batches
         part = chunks[at : at + 5000]
         vecs = composer.embed([c.text for c in part])
-        index._chunks.add(ids=[c.id for c in part], embeddings=vecs, documents=[c.text for c in part],
+        index.corpus.chunks.add(ids=[c.id for c in part], embeddings=vecs, documents=[c.text for c in part],
                           metadatas=[{"doc": c.document_id, "start": c.start, "end": c.end} for c in part])
         for c, v in zip(part, vecs, strict=True):
             by_doc.setdefault(c.document_id, []).append(v)
@@ -99,8 +99,8 @@ def build_synthetic(path: Path, documents, target: int, pool: int, seed: int) ->
         part = docs[at : at + 5000]
         centroids = np.stack([np.mean(by_doc[d.id], axis=0) for d in part])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
-        index._write_texts(part)
-        index._documents.add(ids=[d.id for d in part], embeddings=centroids,
+        write_texts(index.corpus.texts, part, 5000)
+        index.corpus.documents.add(ids=[d.id for d in part], embeddings=centroids,
                              metadatas=[record_metadata(d, DONE, len(by_doc[d.id])) for d in part])
     info = {"documents": len(docs), "chunks": index.chunk_count(), "sentence_pool": len(sentences),
             "sentence_embed_seconds": round(embed_seconds, 1), "write_seconds": round(time.perf_counter() - start, 1)}
@@ -139,7 +139,7 @@ def measure(name: str, path: Path, questions: list[str], args, queries: int, run
     vector_of = {}
     for label, fn in {
         "embed query": lambda q: vector_of.__setitem__(q, index.embeddings.embed([index.embeddings.spec.query_prefix + q])),
-        "Chroma dense query (k=20)": lambda q: index._chunks.query(query_embeddings=vector_of[q], n_results=20,
+        "Chroma dense query (k=20)": lambda q: index.corpus.chunks.query(query_embeddings=vector_of[q], n_results=20,
                                                                    include=["documents", "metadatas", "distances"]),
         "BM25 search (k=20)": lambda q: lexical.search(q, 20),
         "Index.catalog() (cached)": lambda q: index.catalog(),
@@ -217,7 +217,7 @@ def main() -> None:
         b = builds["synthetic"]
         print(f"\nsynthetic store: {b['documents']} documents of random NYT sentences, {b['chunks']} chunks (500/100); "
               f"vectors = normalised sum of real bge vectors of {b['sentence_pool']} distinct sentences + noise; "
-              f"written straight into the Index's three collections in batches of 5,000 with Index._write_group's layout "
+              f"written straight into the Index's three collections in batches of 5,000 with the index's writer (store/writes.py)'s layout "
               f"(Index.add upserts per document, ~50 ms a call: far too slow for 100k chunks here); "
               f"built once in {b['sentence_embed_seconds']}s (sentences) + {b['write_seconds']}s (writes), cached at {synth_path}")
     elapsed = time.perf_counter() - started

@@ -4,9 +4,12 @@ from store.chunking import Chunk, chunk_document
 from store.config import StoreSettings
 from store.documents import Document, LoadError, bundled_document, load_file, text_document
 from store.encoders import CrossEncoder, LateInteraction, OnnxEmbeddings
-from store.index import DocumentInfo, Index, IndexReport, StoreBusy, StoreError, StoreMismatch, rebuild
+from store.errors import StoreBusy, StoreError, StoreMismatch
+from store.index import DocumentInfo, Index
 from store.models import ModelError
+from store.rebuild import rebuild
 from store.retriever import HybridRetriever, Passage, RetrievalOptions
+from store.writes import IndexReport
 
 __all__ = [
     "Chunk", "CrossEncoder", "Document", "DocumentInfo", "HybridRetriever", "Index", "IndexReport", "LateInteraction", "LoadError",

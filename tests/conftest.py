@@ -72,7 +72,7 @@ def index(settings, embeddings) -> Index:
 def shared_index(tmp_path_factory, embeddings) -> Index:
     """One embedded index with the bundled article, shared by the conversation tests."""
     index = Index(StoreSettings(store=tmp_path_factory.mktemp("shared-store")), embeddings)
-    index.ensure_bundled()
+    index.ensure_demo()
     return index
 
 

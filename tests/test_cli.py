@@ -40,10 +40,21 @@ def test_index_docs_and_search_a_users_files(tmp_path):
     assert "1 unchanged" in again.stdout and "0 chunks embedded" in again.stdout
 
     docs = json.loads(run("docs", "--json", store=store).stdout)
-    assert {d["title"] for d in docs} == {"Zorbland facts", "Nagorno-Karabakh accepts a Russian-brokered ceasefire and Azerbaijan's demand to disarm"}
+    assert {d["title"] for d in docs} == {"Zorbland facts"}  # the bundled article stepped aside
 
     found = run("search", "What is the capital of Zorbland?", "-k", "1", store=store)
     assert found.returncode == 0 and "The capital of Zorbland is Quux." in found.stdout
+
+
+def test_the_bundled_article_is_the_corpus_of_a_new_store_until_removed(tmp_path):
+    store = tmp_path / "s"
+    listed = run("docs", store=store)
+    assert "nagorno-karabakh-ceasefire" in listed.stdout
+    assert "the bundled demo article" in " ".join(listed.stderr.split())  # said, not passed off as the user's
+    removed = run("index", "--remove", "nagorno-karabakh-ceasefire", store=store)
+    assert removed.returncode == 0 and "removed nagorno-karabakh-ceasefire" in removed.stdout
+    assert run("docs", "--json", store=store).stdout.strip() == "[]"  # and it stays removed
+    assert "nothing is indexed" in " ".join(run("docs", store=store).stderr.split())
 
 
 def test_bad_paths_are_listed_and_the_good_ones_indexed(tmp_path):

@@ -79,8 +79,7 @@ def test_an_article_indexed_twice_is_not_quoted_twice_in_one_answer(index, cross
     from assistant.service import Assistant, AssistantSettings
     from store import text_document
 
-    index.ensure_bundled()
-    index.add([text_document(ARTICLE, title="The ceasefire, saved from the web")])  # the same words, another document
+    index.add([bundled_document(), text_document(ARTICLE, title="The ceasefire, saved from the web")])  # the same words, another document
     assistant = Assistant(index.settings, AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite"),
                           index=index, cross_encoder=cross_encoder)
     _, turn = assistant.ask("How many Armenians live in Nagorno-Karabakh?")

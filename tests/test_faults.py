@@ -15,7 +15,7 @@ from processes import free_port, run_assistant, start_chroma
 
 from store import Index, StoreSettings
 from store.chunking import chunk_document
-from store.documents import bundled_document, load_paths
+from store.documents import load_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ KILL_MID_WRITE = textwrap.dedent("""
     from store.documents import load_paths
 
     index = Index(StoreSettings())
-    real = index._chunks.upsert
+    real = index.corpus.chunks.upsert
 
     def upsert(**columns):
         half = len(columns["ids"]) // 2
@@ -58,7 +58,7 @@ KILL_MID_WRITE = textwrap.dedent("""
         print("half written", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    index._chunks.upsert = upsert
+    index.corpus.chunks.upsert = upsert
     documents, _ = load_paths([Path(p) for p in sys.argv[1:]])
     index.add(documents)
 """)
@@ -82,7 +82,6 @@ def test_indexing_killed_mid_write_is_finished_by_the_next_indexrun_assistant(se
 
     index = Index(settings, embeddings)
     documents, _ = load_paths(paths + other)
-    documents.append(bundled_document())  # every command puts the bundled article in an empty store
     expected = {c.id: d.id for d in documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)}
     stored = index.all_chunks()
     ids = Counter(c.id for c in stored)
@@ -94,6 +93,54 @@ def test_indexing_killed_mid_write_is_finished_by_the_next_indexrun_assistant(se
     for d in documents:
         assert infos[d.id].chunks == per_document[d.id]
         assert infos[d.id].sha256 == d.sha256
+
+
+# The child rebuilds with other chunking and is killed with SIGKILL halfway through writing the new chunks.
+KILL_MID_REBUILD = textwrap.dedent("""
+    import os, signal
+    from store import StoreSettings, rebuild
+    from store.writes import Writer
+
+    real = Writer._put_chunks
+
+    def put_chunks(self, chunks, vectors):
+        real(self, chunks[: len(chunks) // 2], vectors[: len(chunks) // 2])
+        print("half rebuilt", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    Writer._put_chunks = put_chunks
+    rebuild(StoreSettings(chunk_size=300, chunk_overlap=50))
+""")
+
+
+def test_a_rebuild_killed_midway_loses_no_document_and_the_next_one_completes(settings, embeddings, tmp_path):
+    documents, _ = load_paths(_articles(tmp_path / "docs", count=3, sentences=40))
+    Index(settings, embeddings).add(documents)
+    before = {c.id for c in Index(settings, embeddings).all_chunks()}
+
+    child = subprocess.run([sys.executable, "-c", KILL_MID_REBUILD], env=_env(settings), capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert "half rebuilt" in child.stdout
+
+    # the old collections are untouched: every document, every chunk, with the old chunking
+    index = Index(settings, embeddings)
+    assert {d.id for d in index.documents()} == {d.id for d in documents}
+    assert {c.id for c in index.all_chunks()} == before
+    assert all(index.document(d.id).text == d.text for d in documents)
+
+    done = run_assistant("index", "--rebuild", env={**_env(settings), "ASSISTANT_CHUNK_SIZE": "300",
+                                                    "ASSISTANT_CHUNK_OVERLAP": "50"})
+    assert done.returncode == 0, done.stderr
+    resized = settings.model_copy(update={"chunk_size": 300, "chunk_overlap": 50})
+    index = Index(resized, embeddings)
+    assert {d.id for d in index.documents()} == {d.id for d in documents}
+    expected = {c.id for d in documents for c in chunk_document(d, 300, 50)}
+    assert {c.id for c in index.all_chunks()} == expected
+    # neither the killed rebuild's half-written collections nor the old ones are left behind
+    names = {c.name for c in index.client.list_collections()}
+    assert len([n for n in names if n.startswith(settings.collection) and not n.endswith(("-documents", "-texts"))
+                and not n.endswith("-current") and ".demo" not in n]) == 1, names
 
 
 KILL_MID_ANSWER = textwrap.dedent("""
@@ -222,7 +269,7 @@ def test_a_full_disk_stops_indexing_cleanly_and_the_next_run_finishes_it(tmpfs, 
     assert done.returncode == 0, done.stderr
     index = Index(StoreSettings(store=folder / "store"), embeddings)
     documents, _ = load_paths([path])
-    expected = {c.id for d in [*documents, bundled_document()] for c in chunk_document(d)}
+    expected = {c.id for d in documents for c in chunk_document(d)}  # the bundled article is in its own corpus
     stored = Counter(c.id for c in index.all_chunks())
     assert set(stored) == expected and max(stored.values()) == 1
     assert {d.id: d.chunks for d in index.documents()}[documents[0].id] == len(chunk_document(documents[0]))
@@ -240,7 +287,7 @@ def test_a_chroma_server_down_is_one_clear_error_and_the_next_turn_reconnects(tm
         settings = StoreSettings(chroma_url=f"http://127.0.0.1:{port}")
         assistant = Assistant(settings, AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite"),
                               index=Index(settings, embeddings), cross_encoder=cross_encoder)
-        assistant.index.ensure_bundled()
+        assistant.index.ensure_demo()
         _, turn = assistant.ask("How many people were killed in the clashes?", "srv")
         assert "34" in turn.answer
 

@@ -18,7 +18,7 @@ def _chunk_ids(index: Index, document_id: str) -> set[str]:
 
 
 def test_indexing_the_bundled_article(index):
-    index.ensure_bundled()
+    index.ensure_demo()
     [info] = index.documents()
     assert info.id == "nagorno-karabakh-ceasefire" and info.chunks == index.chunk_count() > 5
     stored = index.document(info.id)
@@ -57,7 +57,7 @@ def test_a_document_that_fails_to_store_leaves_no_chunks(index):
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    index._documents.upsert = fail  # the last write of a document fails, after its chunks went in
+    index.corpus.documents.upsert = fail  # the last write of a document fails, after its chunks went in
     with pytest.raises(RuntimeError):
         index.add([doomed])
     assert index.chunk_count() == before
@@ -65,24 +65,24 @@ def test_a_document_that_fails_to_store_leaves_no_chunks(index):
 
 
 def test_a_long_text_is_kept_in_parts_read_back_exactly_and_its_old_parts_go(index, monkeypatch):
-    monkeypatch.setattr("store.index.TEXT_PART", 1000)  # parts of 1,000 characters, so the article takes several
+    monkeypatch.setattr("store.texts.TEXT_PART", 1000)  # parts of 1,000 characters, so the article takes several
     original = bundled_document()
     notes = text_document("Zorbland's capital is Quux. " * 10, title="Notes")
     index.add([original, notes])
     parts = -(-len(original.text) // 1000) + 1
-    assert index.document(original.id).text == original.text and index._texts.count() == parts
+    assert index.document(original.id).text == original.text and index.corpus.texts.count() == parts
 
     edited = Document(id=original.id, title=original.title, text=original.text[:2500] + " The talks resumed.")
     index.add([edited])
     assert index.document(original.id).text == edited.text
-    assert index._texts.count() == 3 + 1  # the earlier text's parts are gone
+    assert index.corpus.texts.count() == 3 + 1  # the earlier text's parts are gone
 
-    index._texts.delete(ids=[index._texts.get(where={"doc": original.id}, limit=1)["ids"][0]])  # damage it
+    index.corpus.texts.delete(ids=[index.corpus.texts.get(where={"doc": original.id}, limit=1)["ids"][0]])  # damage it
     with pytest.raises(StoreError, match=r"incomplete .* index its file again"):
         index.document(original.id)
 
     index.remove(original.id)
-    assert index._texts.count() == 1 and index.document(notes.id).text == notes.text
+    assert index.corpus.texts.count() == 1 and index.document(notes.id).text == notes.text
 
 
 def test_a_store_from_before_texts_were_kept_in_parts_still_reads_updates_and_rebuilds(settings, embeddings):
@@ -90,21 +90,21 @@ def test_a_store_from_before_texts_were_kept_in_parts_still_reads_updates_and_re
     original = bundled_document()
     index.add([original])
     # the record as the previous release wrote it: the text in the record itself, and no parts
-    vector = index._documents.get(ids=[original.id], include=["embeddings"])["embeddings"]
-    index._documents.update(ids=[original.id], embeddings=vector, documents=[original.text],
+    vector = index.corpus.documents.get(ids=[original.id], include=["embeddings"])["embeddings"]
+    index.corpus.documents.update(ids=[original.id], embeddings=vector, documents=[original.text],
                             metadatas=[{"text_sha": None, "text_parts": None}])
-    index._texts.delete(where={"doc": original.id})
+    index.corpus.texts.delete(where={"doc": original.id})
     assert index.document(original.id).text == original.text
 
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
     edited = Document(id=original.id, title=original.title, text=original.text.replace("34 dead", "40 dead"))
-    upsert, index._chunks.upsert = index._chunks.upsert, fail
+    upsert, index.corpus.chunks.upsert = index.corpus.chunks.upsert, fail
     with pytest.raises(RuntimeError):
         index.add([edited])
     assert index.document(original.id).text == original.text  # a failed update leaves the old record as it was
-    index._chunks.upsert = upsert
+    index.corpus.chunks.upsert = upsert
     index.add([edited])
     assert index.document(original.id).text == edited.text
 
@@ -137,7 +137,7 @@ def test_removing_a_document_removes_its_chunks(index):
 
 
 def test_another_model_is_refused_with_the_way_to_rebuild(settings, embeddings):
-    Index(settings, embeddings).ensure_bundled()
+    Index(settings, embeddings).ensure_demo()
     other = OnnxEmbeddings(BGE_SMALL_EN.__class__(**{**BGE_SMALL_EN.__dict__, "name": "some-other-model"}))
     with pytest.raises(StoreMismatch) as caught:
         Index(settings, other)
@@ -158,8 +158,8 @@ def test_other_chunking_is_refused_and_rebuild_reembeds_every_document(settings,
 
 
 def test_collections_never_use_chromas_default_embedding_function(index):
-    index.ensure_bundled()
-    for collection in (index._chunks, index._documents, index._texts):
+    index.ensure_demo()
+    for collection in (index.corpus.chunks, index.corpus.documents, index.corpus.texts):
         assert collection._embedding_function is None
         with pytest.raises(Exception):
             collection.query(query_texts=["anything"], n_results=1)  # would need a downloaded model

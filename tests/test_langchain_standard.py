@@ -16,7 +16,7 @@ from store import HybridRetriever, Index, OnnxEmbeddings, StoreSettings
 def _index() -> Index:
     """One real embedded store with the bundled article, for every retriever test of this module."""
     index = Index(StoreSettings(store=Path(tempfile.mkdtemp(prefix="lc-standard-")) / "store"), OnnxEmbeddings())
-    index.ensure_bundled()
+    index.ensure_demo()
     return index
 
 

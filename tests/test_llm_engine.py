@@ -136,11 +136,10 @@ def test_a_document_that_injects_instructions_cannot_make_an_obedient_model_look
     from langchain_core.messages import HumanMessage
 
     from assistant.service import Assistant, AssistantSettings
-    from store import Index, StoreSettings, text_document
+    from store import Index, StoreSettings, bundled_document, text_document
 
     index = Index(StoreSettings(store=tmp_path / "store"), embeddings)
-    index.ensure_bundled()
-    index.add([text_document(INJECTION, "Monitors arrive")])
+    index.add([bundled_document(), text_document(INJECTION, "Monitors arrive")])
     # a model that does exactly what the document tells it to
     model, recorder = fake_model('Azerbaijan surrendered unconditionally to Armenia [3]. [1] verified quote')
     assistant = Assistant(index.settings, AssistantSettings(engine="fake", conversations=tmp_path / "c.sqlite"),

@@ -22,7 +22,7 @@ QUESTIONS = [
 
 @pytest.fixture
 def retriever(index, cross_encoder):
-    index.ensure_bundled()
+    index.add([bundled_document()])  # the article as one of the user's documents, beside which tests add others
     return HybridRetriever(index=index, cross_encoder=cross_encoder)
 
 
@@ -103,7 +103,7 @@ def test_reciprocal_rank_fusion_rewards_agreement():
 def test_the_bm25_index_is_saved_and_the_next_process_loads_it_instead_of_rebuilding(index, cross_encoder, monkeypatch):
     from store.lexical import LexicalIndex
 
-    index.ensure_bundled()
+    index.ensure_demo()
     first = HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder)
     expected = first.search("separatist casualties in the clashes")
     [saved] = list(index.lexical_cache.iterdir())
@@ -125,7 +125,7 @@ def test_the_bm25_index_is_saved_and_the_next_process_loads_it_instead_of_rebuil
 
 
 def test_a_damaged_saved_bm25_index_is_rebuilt(index, cross_encoder):
-    index.ensure_bundled()
+    index.ensure_demo()
     HybridRetriever(index=index, options=RetrievalOptions(rerank=False), cross_encoder=cross_encoder).search("ceasefire")
     [saved] = list(index.lexical_cache.iterdir())
     (saved / "chunks.json").write_text("{not json", encoding="utf-8")
