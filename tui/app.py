@@ -3,7 +3,7 @@
 All retrieval and answering is the `assistant` package's; this module only shows it. The assistant is built in a
 worker thread after the window is up, so the first screen appears at once; everything that touches the models,
 the index or the conversation store runs in the thread workers of `tui.workers`, which report back with
-`call_from_thread`.
+`call_from_thread`. Its commands -- keys, slash forms, palette entries, help -- come from `tui.commands`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import select
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
@@ -26,6 +26,7 @@ from textual.worker import Worker
 
 from assistant.engines import ENGINES
 
+from tui.commands import bindings, key_of, palette_entries, slash_action
 from tui.screens import HelpScreen, PromptScreen
 from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
@@ -40,18 +41,7 @@ class AssistantApp(AssistantWork, App[None]):
     TITLE = "evidence-assistant"
     CSS_PATH = "app.tcss"
     AUTO_FOCUS = "#question"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel answer"),
-        Binding("f1", "help", "Help"),
-        Binding("f2", "next_citation", "Next [n]"),
-        Binding("ctrl+o", "open_document", "Open doc"),
-        Binding("ctrl+b", "toggle_sources", "Sources"),
-        Binding("ctrl+n", "new_conversation", "New"),
-        Binding("ctrl+r", "history", "Resume"),
-        Binding("ctrl+e", "export", "Export"),
-        Binding("ctrl+up", "select_turn(-1)", "Prev answer", show=False),
-        Binding("ctrl+down", "select_turn(1)", "Next answer", show=False),
-    ]
+    BINDINGS = bindings()
 
     def __init__(self, load: Callable[[], object], *, conversation_id: str | None = None,
                  paths: Sequence[Path] = ()):
@@ -153,7 +143,7 @@ class AssistantApp(AssistantWork, App[None]):
             lines.append(f"\n  • {visible(title)} ({chunks} passages)")
         if count > 5:
             lines.append(f"\n  … and {count - 5} more")
-        lines.append("\nFollow-ups work: ask one, then “And …?”. F1 for help.", style="italic")
+        lines.append(f"\nFollow-ups work: ask one, then “And …?”. {key_of('help')} for help.", style="italic")
         await self.conversation.mount(Static(lines, classes="welcome"))
 
     # --- asking --------------------------------------------------------------------------
@@ -272,9 +262,6 @@ class AssistantApp(AssistantWork, App[None]):
         self._update_status()
         self.notify("New conversation.")
 
-    def action_history(self) -> None:
-        self._list_conversations()
-
     async def _show_turns(self, conversation_id: str, turns: list) -> None:
         if self.is_answering:
             self.notify("Wait for the answer, or press Esc to cancel it, before resuming.", severity="warning")
@@ -297,18 +284,42 @@ class AssistantApp(AssistantWork, App[None]):
         self._update_status()
         self.notify(f"Resumed conversation {conversation_id} ({len(turns)} turns).")
 
-    def action_export(self) -> None:
+    def action_history(self) -> None:
+        self._list_conversations()
+
+    def action_resume(self, conversation_id: str = "") -> None:
+        """Resume `conversation_id`, or list the conversations to choose one."""
+        if conversation_id:
+            self._resume(conversation_id)
+        else:
+            self._list_conversations()
+
+    def action_export(self, path: str = "") -> None:
+        """Write the transcript to `path`, or ask where."""
         if not self.conversation_id:
             self.notify("Nothing to export yet: ask a question first.")
-            return
-        self.push_screen(PromptScreen("Export the transcript as Markdown to:", f"conversation-{self.conversation_id}.md"),
-                         lambda path: self._export(Path(path)) if path else None)
+        elif path:
+            self._export(Path(path))
+        else:
+            self.push_screen(PromptScreen("Export the transcript as Markdown to:",
+                                          f"conversation-{self.conversation_id}.md"),
+                             lambda path: self._export(Path(path)) if path else None)
 
     # --- engines and documents ----------------------------------------------------------------
 
-    def action_add_document(self) -> None:
-        self.push_screen(PromptScreen("Add to the index (a file or folder):"),
-                         lambda path: self._index([Path(path)]) if path else None)
+    def action_engine(self, name: str = "") -> None:
+        if name in ENGINES:
+            self._switch_engine(name)
+        else:
+            self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
+
+    def action_index(self, path: str = "") -> None:
+        """Index the file or folder at `path`, or ask for one."""
+        if path:
+            self._index([Path(path)])
+        else:
+            self.push_screen(PromptScreen("Add to the index (a file or folder):"),
+                             lambda path: self._index([Path(path)]) if path else None)
 
     def _progress(self, done: int | None, total: int | None = None) -> None:
         """Show indexing progress (None: hide the bar); runs on the UI thread."""
@@ -317,56 +328,21 @@ class AssistantApp(AssistantWork, App[None]):
         if done is not None:
             bar.update(total=total, progress=done)
 
-    # --- commands ---------------------------------------------------------------------------
+    # --- commands (their table is tui.commands.COMMANDS) ----------------------------------------
 
     async def run_command(self, line: str) -> None:
-        name, _, argument = line[1:].partition(" ")
-        argument = argument.strip()
-        match name.lower():
-            case "new":
-                await self.action_new_conversation()
-            case "history" | "conversations":
-                self.action_history()
-            case "resume" if argument:
-                self._resume(argument)
-            case "resume":
-                self.action_history()
-            case "export":
-                if not self.conversation_id:
-                    self.notify("Nothing to export yet: ask a question first.")
-                elif argument:
-                    self._export(Path(argument))
-                else:
-                    self.action_export()
-            case "engine" if argument in ENGINES:
-                self._switch_engine(argument)
-            case "engine":
-                self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
-            case "index" if argument:
-                self._index([Path(argument)])
-            case "index":
-                self.notify("Give a file or folder: /index PATH.", severity="warning")
-            case "sources":
-                self.action_toggle_sources()
-            case "help" | "?":
-                self.action_help()
-            case "quit" | "exit":
-                self.exit()
-            case _:
-                self.notify(f"There is no command /{name}; /help lists them.", severity="warning")
+        """Run a typed `/command [argument]`."""
+        action = slash_action(line)
+        if action is None:
+            name = line.strip()[1:].partition(" ")[0]
+            self.notify(f"There is no command /{name}; /help lists them.", severity="warning")
+            return
+        await self.run_action(action)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("New conversation", "Start a new conversation (/new)", self.action_new_conversation)
-        yield SystemCommand("Resume a conversation", "List past conversations to resume (/history)", self.action_history)
-        yield SystemCommand("Export transcript", "Write the conversation as Markdown (/export)", self.action_export)
-        yield SystemCommand("Add a document", "Index a file or folder (/index PATH)", self.action_add_document)
-        for name in ENGINES:
-            yield SystemCommand(f"Engine: {name}", f"Answer with the {name} engine (/engine {name})",
-                                lambda name=name: self._switch_engine(name))
-        yield SystemCommand("Toggle sources", "Show or hide the sources pane (/sources)", self.action_toggle_sources)
-        yield SystemCommand("Open the cited document", "The whole document at the selected citation", self.action_open_document)
-        yield SystemCommand("Help", "Keys and commands (/help)", self.action_help)
+        for title, help_text, action in palette_entries():
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
