@@ -309,3 +309,116 @@ async def test_a_launch_path_that_cannot_be_indexed_leaves_every_document_to_ans
         assert app.documents is None
         view = await ask(pilot, "How many people were killed in the clashes?")
         assert "34" in view.turn.answer and not view.turn.refused  # the bundled article, not nothing
+
+
+def help_rows(app) -> list[list[str]]:
+    """The help screen's table, row by row, as the user reads it."""
+    from textual.widgets._markdown import MarkdownTableContent
+
+    return [[cell.plain for cell in row] for row in app.screen.query_one(MarkdownTableContent).rows]
+
+
+async def palette_titles(pilot, query: str) -> list[str]:
+    """Open the command palette, type `query`, and read the titles of the entries it offers; Esc closes it."""
+    from textual.command import CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+    await pilot.press(*query)
+    results = app.screen.query_one(CommandList)
+    await wait_for(pilot, lambda: results.option_count > 0)
+    await pilot.pause(0.2)
+    titles = [str(results.get_option_at_index(i).prompt).split("\n")[0] for i in range(results.option_count)]
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
+    return titles
+
+
+def test_every_command_in_the_table_names_an_action_of_the_app_and_a_key_or_slash_once():
+    from textual.actions import parse
+
+    from tui.commands import COMMANDS
+
+    for command in COMMANDS:
+        _, action, _ = parse(command.action)
+        assert callable(getattr(AssistantApp, f"action_{action}", None)), command
+        assert command.key or command.slash, command
+    keys = [c.key for c in COMMANDS if c.key]
+    names = [name for c in COMMANDS for name in c.names]
+    assert len(keys) == len(set(keys)) and len(names) == len(set(names))
+
+
+async def test_every_slash_command_runs_and_every_command_is_in_the_help_and_the_palette(make_app):
+    from assistant.engines import ENGINES
+
+    from tui.commands import COMMANDS, key_name
+    from tui.screens import PromptScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press("f1")
+        rows = help_rows(app)
+        await pilot.press("escape")
+        for command in COMMANDS:  # each command on a row of the help, its slash form beside its key
+            assert [command.slash or "", key_name(command.key) if command.key else "", command.does] in rows
+        assert any("local" in does for _, _, does in rows)
+
+        for command in [c for c in COMMANDS if c.title]:
+            titles = await palette_titles(pilot, command.title)
+            expected = [f"{command.title}: {choice}" for choice in command.choices] or [command.title]
+            assert set(expected) <= set(titles), (expected, titles)
+        assert {f"Engine: {name}" for name in ENGINES} <= set(await palette_titles(pilot, "Engine"))
+
+        def notified(words: str) -> Callable[[], bool]:
+            return lambda: any(words in n.message for n in app._notifications)
+
+        def shows(screen: type) -> Callable[[], bool]:
+            return lambda: isinstance(app.screen, screen)
+
+        seen = {  # what typing each slash command shows; the last one quits
+            "/help": shows(HelpScreen),
+            "/sources": lambda: app.sources.has_class("-hidden"),
+            "/new": notified("New conversation."),
+            "/history": shows(ConversationsScreen),
+            "/resume [ID]": shows(ConversationsScreen),
+            "/export [FILE]": notified("Nothing to export yet"),
+            "/engine NAME": notified("Choose an engine"),
+            "/index [PATH]": shows(PromptScreen),
+            "/quit": lambda: not app.is_running,
+        }
+        assert list(seen) == [c.slash for c in COMMANDS if c.slash]
+        for slash, condition in seen.items():
+            app.clear_notifications()
+            await pilot.press(*slash.split()[0], "enter")
+            await wait_for(pilot, condition)
+            if app.is_running and app.screen is not app.screen_stack[0]:
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
+
+
+async def test_engine_with_a_bad_name_lists_all_four_engines_including_local(make_app):
+    from assistant.engines import ENGINES
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press(*"/engine gpt5", "enter")
+        [warning] = [n.message for n in app._notifications if n.severity == "warning"]
+        assert warning == "Choose an engine: /engine extractive | local | ollama | openai."
+        assert all(name in warning for name in ENGINES) and "local" in ENGINES
+        assert app.assistant.engine.name == "extractive"
+
+
+async def test_choosing_toggle_sources_in_the_palette_hides_the_sources(make_app):
+    from textual.command import CommandPalette
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press("ctrl+p", *"Toggle sources")
+        await pilot.pause(0.3)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        await wait_for(pilot, lambda: app.sources.has_class("-hidden"))

@@ -2,7 +2,8 @@
 
 All retrieval and answering is the `assistant` package's; this module only shows it. The assistant is built in a
 worker thread after the window is up, so the first screen appears at once; everything that touches the models,
-the index or the conversation store runs in thread workers and reports back with `call_from_thread`.
+the index or the conversation store runs in the thread workers of `tui.workers`, which report back with
+`call_from_thread`. Its commands -- keys, slash forms, palette entries, help -- come from `tui.commands`.
 """
 
 from __future__ import annotations
@@ -12,46 +13,35 @@ import select
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker
 
 from assistant.engines import ENGINES
 
-from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen, PromptScreen
+from tui.commands import bindings, key_of, palette_entries, slash_action
+from tui.screens import HelpScreen, PromptScreen
 from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
-
-
+from tui.workers import AssistantWork
 
 HANG_UP_GRACE = 3.0  # seconds the UI may take to shut down once its terminal is gone
 
 
-class AssistantApp(App[None]):
+class AssistantApp(AssistantWork, App[None]):
     """`assistant chat`: ask, follow up, and see the evidence for every answer."""
 
     TITLE = "evidence-assistant"
     CSS_PATH = "app.tcss"
     AUTO_FOCUS = "#question"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel answer"),
-        Binding("f1", "help", "Help"),
-        Binding("f2", "next_citation", "Next [n]"),
-        Binding("ctrl+o", "open_document", "Open doc"),
-        Binding("ctrl+b", "toggle_sources", "Sources"),
-        Binding("ctrl+n", "new_conversation", "New"),
-        Binding("ctrl+r", "history", "Resume"),
-        Binding("ctrl+e", "export", "Export"),
-        Binding("ctrl+up", "select_turn(-1)", "Prev answer", show=False),
-        Binding("ctrl+down", "select_turn(1)", "Next answer", show=False),
-    ]
+    BINDINGS = bindings()
 
     def __init__(self, load: Callable[[], object], *, conversation_id: str | None = None,
                  paths: Sequence[Path] = ()):
@@ -135,36 +125,6 @@ class AssistantApp(App[None]):
 
     # --- start-up ----------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="load")
-    def _start(self) -> None:
-        try:
-            assistant = self._load()
-            assistant.warm_up()
-        except Exception as exc:  # the store or a model failed: say so, keep the window
-            self.load_error = str(exc) or type(exc).__name__
-            self.call_from_thread(self._loaded)
-            self._assistant_ready.set()
-            return
-        self.assistant = assistant
-        try:
-            self._catalog = [(d.title, d.chunks) for d in assistant.index.documents()]
-        except Exception:
-            self._catalog = []
-        self.call_from_thread(self._loaded)
-        if self.paths:
-            self._index_paths(self.paths, restrict=True)
-        if self.conversation_id:
-            turns = assistant.turns(self.conversation_id)
-            if turns:
-                self.call_from_thread(self._show_turns, self.conversation_id, turns)
-            else:
-                self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
-        self._assistant_ready.set()
-        try:  # once questions can go: a question asked meanwhile encodes the sentences it needs itself
-            assistant.prepare(self.documents)
-        except Exception:  # the store went away: each turn will say so
-            pass
-
     async def _loaded(self) -> None:
         await self.conversation.query(".loading").remove()
         if self.load_error:
@@ -183,7 +143,7 @@ class AssistantApp(App[None]):
             lines.append(f"\n  • {visible(title)} ({chunks} passages)")
         if count > 5:
             lines.append(f"\n  … and {count - 5} more")
-        lines.append("\nFollow-ups work: ask one, then “And …?”. F1 for help.", style="italic")
+        lines.append(f"\nFollow-ups work: ask one, then “And …?”. {key_of('help')} for help.", style="italic")
         await self.conversation.mount(Static(lines, classes="welcome"))
 
     # --- asking --------------------------------------------------------------------------
@@ -220,43 +180,6 @@ class AssistantApp(App[None]):
 
     def _answer_ended(self) -> None:
         self._answering = False
-
-    @work(thread=True, exit_on_error=False, group="answer")
-    def _answer(self, view: TurnView, question: str) -> None:
-        try:
-            self._answer_turn(view, question)
-        finally:
-            self.call_from_thread(self._answer_ended)
-
-    def _answer_turn(self, view: TurnView, question: str) -> None:
-        from assistant.engines.base import TurnCancelled
-        from assistant.service import new_conversation_id
-
-        worker = get_current_worker()
-        self._assistant_ready.wait()
-        if self.assistant is None:
-            self.call_from_thread(self._failed, view, question, f"the assistant did not start: {self.load_error}")
-            return
-        if worker.is_cancelled:
-            return
-        if self.conversation_id is None:
-            self.conversation_id = new_conversation_id()
-            self.call_from_thread(self._update_status)
-        conversation = self.conversation_id
-
-        def on_token(delta: str) -> None:
-            if not worker.is_cancelled:
-                self.call_from_thread(view.stream, delta)
-
-        try:
-            _, turn = self.assistant.ask(question, conversation, self.documents, on_token=on_token,
-                                         should_stop=lambda: worker.is_cancelled)
-        except TurnCancelled:  # the assistant kept the partial answer as a cancelled turn
-            return
-        except Exception as exc:  # engine unreachable, store failure…: the turn fails, the conversation goes on
-            self.call_from_thread(self._failed, view, question, str(exc) or type(exc).__name__)
-            return
-        self.call_from_thread(self._finished, view, turn)
 
     async def _finished(self, view: TurnView, turn) -> None:
         self._answering = False  # the turn is saved: the next question may go, even before this one is drawn
@@ -322,20 +245,9 @@ class AssistantApp(App[None]):
         if span is None or self.assistant is None:
             self.notify("Select an answer with sources first.")
             return
-        self._open_document(*span)
-
-    @work(thread=True, exit_on_error=False, group="document")
-    def _open_document(self, document: str, start: int, end: int) -> None:
-        try:
-            text = self.assistant.document_text(document)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
-            return
+        document, start, end = span
         title = next((s.title for s in self.sources.turn.sources if s.document == document), document)
-        if not text:
-            self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
-            return
-        self.call_from_thread(self.push_screen, DocumentScreen(title, text, start, end))
+        self._open_document(document, title, start, end)
 
     # --- conversations --------------------------------------------------------------------
 
@@ -349,36 +261,6 @@ class AssistantApp(App[None]):
         await self._welcome()
         self._update_status()
         self.notify("New conversation.")
-
-    def action_history(self) -> None:
-        self._list_conversations()
-
-    @work(thread=True, exit_on_error=False, group="history")
-    def _list_conversations(self) -> None:
-        self._assistant_ready.wait()
-        if self.assistant is None:
-            return
-        try:
-            conversations = self.assistant.conversations()
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"Cannot list the conversations: {exc}", severity="error")
-            return
-        self.call_from_thread(self.push_screen, ConversationsScreen(conversations), self._resume_chosen)
-
-    def _resume_chosen(self, conversation_id: str | None) -> None:
-        if conversation_id:
-            self.resume(conversation_id)
-
-    @work(thread=True, exit_on_error=False, group="history")
-    def resume(self, conversation_id: str) -> None:
-        self._assistant_ready.wait()
-        if self.assistant is None:
-            return
-        turns = self.assistant.turns(conversation_id)
-        if not turns:
-            self.call_from_thread(self.notify, f"No conversation {conversation_id}; /history lists them.", severity="error")
-            return
-        self.call_from_thread(self._show_turns, conversation_id, turns)
 
     async def _show_turns(self, conversation_id: str, turns: list) -> None:
         if self.is_answering:
@@ -402,52 +284,42 @@ class AssistantApp(App[None]):
         self._update_status()
         self.notify(f"Resumed conversation {conversation_id} ({len(turns)} turns).")
 
-    def action_export(self) -> None:
+    def action_history(self) -> None:
+        self._list_conversations()
+
+    def action_resume(self, conversation_id: str = "") -> None:
+        """Resume `conversation_id`, or list the conversations to choose one."""
+        if conversation_id:
+            self._resume(conversation_id)
+        else:
+            self._list_conversations()
+
+    def action_export(self, path: str = "") -> None:
+        """Write the transcript to `path`, or ask where."""
         if not self.conversation_id:
             self.notify("Nothing to export yet: ask a question first.")
-            return
-        self.push_screen(PromptScreen("Export the transcript as Markdown to:", f"conversation-{self.conversation_id}.md"),
-                         lambda path: self.export(Path(path)) if path else None)
-
-    @work(thread=True, exit_on_error=False, group="export")
-    def export(self, path: Path) -> None:
-        from assistant.transcript import transcript_markdown
-
-        conversation = self.conversation_id
-        try:
-            turns = self.assistant.turns(conversation)
-            path = path.expanduser()
-            path.write_text(transcript_markdown(conversation, turns) + "\n", encoding="utf-8")
-        except OSError as exc:
-            self.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}; choose another path.",
-                                  severity="error")
-            return
-        self.call_from_thread(self.notify, f"Wrote the transcript to {path.resolve()}.")
+        elif path:
+            self._export(Path(path))
+        else:
+            self.push_screen(PromptScreen("Export the transcript as Markdown to:",
+                                          f"conversation-{self.conversation_id}.md"),
+                             lambda path: self._export(Path(path)) if path else None)
 
     # --- engines and documents ----------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="engine")
-    def switch_engine(self, name: str) -> None:
-        self._assistant_ready.wait()
-        if self.assistant is None:
-            return
-        try:
-            self.assistant.switch_engine(name)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"Cannot use the {name} engine: {exc}", severity="error", timeout=15)
-            return
-        self.call_from_thread(self._update_status)
-        self.call_from_thread(self.notify, f"Answers now come from the {name} engine.")
+    def action_engine(self, name: str = "") -> None:
+        if name in ENGINES:
+            self._switch_engine(name)
+        else:
+            self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
 
-    def action_add_document(self) -> None:
-        self.push_screen(PromptScreen("Add to the index (a file or folder):"),
-                         lambda path: self.index_paths([Path(path)]) if path else None)
-
-    @work(thread=True, exit_on_error=False, group="index")
-    def index_paths(self, paths: list[Path]) -> None:
-        self._assistant_ready.wait()
-        if self.assistant is not None:
-            self._index_paths(paths, restrict=self.documents is not None)
+    def action_index(self, path: str = "") -> None:
+        """Index the file or folder at `path`, or ask for one."""
+        if path:
+            self._index([Path(path)])
+        else:
+            self.push_screen(PromptScreen("Add to the index (a file or folder):"),
+                             lambda path: self._index([Path(path)]) if path else None)
 
     def _progress(self, done: int | None, total: int | None = None) -> None:
         """Show indexing progress (None: hide the bar); runs on the UI thread."""
@@ -456,85 +328,21 @@ class AssistantApp(App[None]):
         if done is not None:
             bar.update(total=total, progress=done)
 
-    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
-        self.call_from_thread(self._progress, 0)
-
-        def progress(done: int, total: int) -> None:
-            self.call_from_thread(self._progress, done, total)
-
-        try:
-            result = self.assistant.add_paths([Path(p).expanduser() for p in paths], progress)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"Indexing failed, nothing was half-written: {exc}", severity="error",
-                                  timeout=15)
-            return
-        finally:
-            self.call_from_thread(self._progress, None)
-        ids = [doc_id for doc_id, _ in result.documents]
-        if restrict and ids:
-            self.documents = list(dict.fromkeys((self.documents or []) + ids))
-        elif restrict and self.documents is None and result.failures:
-            # `assistant chat missing.txt`: nothing to restrict to; say what it answers from instead
-            self.call_from_thread(self.notify, "None of the given files could be indexed: answering from every "
-                                  "indexed document.", severity="warning", timeout=15)
-        if result.documents:
-            titles = ", ".join(title for _, title in result.documents[:3]) + ("…" if len(result.documents) > 3 else "")
-            self.call_from_thread(self.notify, f"Indexed {len(result.documents)} document(s): {titles} "
-                                  f"({len(result.added)} new, {len(result.updated)} updated, "
-                                  f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
-        for failure in result.failures:
-            self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
-
-    # --- commands ---------------------------------------------------------------------------
+    # --- commands (their table is tui.commands.COMMANDS) ----------------------------------------
 
     async def run_command(self, line: str) -> None:
-        name, _, argument = line[1:].partition(" ")
-        argument = argument.strip()
-        match name.lower():
-            case "new":
-                await self.action_new_conversation()
-            case "history" | "conversations":
-                self.action_history()
-            case "resume" if argument:
-                self.resume(argument)
-            case "resume":
-                self.action_history()
-            case "export":
-                if not self.conversation_id:
-                    self.notify("Nothing to export yet: ask a question first.")
-                elif argument:
-                    self.export(Path(argument))
-                else:
-                    self.action_export()
-            case "engine" if argument in ENGINES:
-                self.switch_engine(argument)
-            case "engine":
-                self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
-            case "index" if argument:
-                self.index_paths([Path(argument)])
-            case "index":
-                self.notify("Give a file or folder: /index PATH.", severity="warning")
-            case "sources":
-                self.action_toggle_sources()
-            case "help" | "?":
-                self.action_help()
-            case "quit" | "exit":
-                self.exit()
-            case _:
-                self.notify(f"There is no command /{name}; /help lists them.", severity="warning")
+        """Run a typed `/command [argument]`."""
+        action = slash_action(line)
+        if action is None:
+            name = line.strip()[1:].partition(" ")[0]
+            self.notify(f"There is no command /{name}; /help lists them.", severity="warning")
+            return
+        await self.run_action(action)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("New conversation", "Start a new conversation (/new)", self.action_new_conversation)
-        yield SystemCommand("Resume a conversation", "List past conversations to resume (/history)", self.action_history)
-        yield SystemCommand("Export transcript", "Write the conversation as Markdown (/export)", self.action_export)
-        yield SystemCommand("Add a document", "Index a file or folder (/index PATH)", self.action_add_document)
-        for name in ENGINES:
-            yield SystemCommand(f"Engine: {name}", f"Answer with the {name} engine (/engine {name})",
-                                lambda name=name: self.switch_engine(name))
-        yield SystemCommand("Toggle sources", "Show or hide the sources pane (/sources)", self.action_toggle_sources)
-        yield SystemCommand("Open the cited document", "The whole document at the selected citation", self.action_open_document)
-        yield SystemCommand("Help", "Keys and commands (/help)", self.action_help)
+        for title, help_text, action in palette_entries():
+            yield SystemCommand(title, help_text, partial(self.run_action, action))

@@ -11,43 +11,23 @@ from textual.widgets import Input, Label, Markdown, OptionList, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.text_area import Selection
 
+from tui.commands import help_table, key_of
 from tui.text import visible
 
-HELP = """\
+
+def help_markdown() -> str:
+    """The help: how to ask and read an answer, then every command (`tui.commands.COMMANDS`)."""
+    return f"""\
 # Help
 
 Ask a question about the documents and press **Enter**. Follow-ups ("And the other side?") are understood
 from the conversation; the line under each question shows what was actually searched.
 
-Each answer cites its evidence as **[n]**: click a marker, or press **F2**, to bring its passage into view in
-the sources pane, where the quoted words are highlighted. **Ctrl+O** opens the whole document at that span.
+Each answer cites its evidence as **[n]**: click a marker, or press **{key_of("next_citation")}**, to bring its
+passage into view in the sources pane, where the quoted words are highlighted. **{key_of("open_document")}**
+opens the whole document at that span.
 
-| key | does |
-|---|---|
-| Enter | ask |
-| Esc | cancel the running answer (what was written is kept) |
-| Ctrl+↑ / Ctrl+↓ | select the previous / next answer |
-| F2 | next citation of the selected answer |
-| Ctrl+O | open the document at the selected citation |
-| Ctrl+B | show / hide the sources pane |
-| Ctrl+N | new conversation |
-| Ctrl+R | resume a past conversation |
-| Ctrl+E | export the conversation as Markdown |
-| Ctrl+P | command palette: every command |
-| F1 | this help |
-| Ctrl+Q | quit |
-
-| command | does |
-|---|---|
-| `/new` | start a new conversation |
-| `/history` | list past conversations to resume |
-| `/resume ID` | resume a conversation by id |
-| `/export [FILE]` | write the transcript as Markdown (default `conversation-ID.md`) |
-| `/engine NAME` | answer with `extractive`, `local`, `ollama` or `openai` |
-| `/index PATH` | add a file or folder (.txt .md .html .pdf) to the index |
-| `/sources` | show / hide the sources pane |
-| `/help` | this help |
-| `/quit` | quit |
+{help_table()}
 """
 
 
@@ -57,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
-            yield Markdown(HELP, id="help")
+            yield Markdown(help_markdown(), id="help")
 
     def action_dismiss(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,213 @@
+"""The chat UI's background work: every call into the `Assistant` runs here, in a thread worker, and reports
+back to the UI thread with `call_from_thread` -- a worker never touches a widget itself.
+
+`AssistantWork` is the worker half of `tui.app.AssistantApp`; the `_loaded`, `_show_turns`, `_finished`,
+`_failed`, `_progress` and `_update_status` it calls back are the app's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.worker import get_current_worker
+
+from tui.screens import ConversationsScreen, DocumentScreen
+from tui.widgets import TurnView
+
+if TYPE_CHECKING:
+    from assistant.service import Assistant
+
+
+class AssistantWork:
+    """The thread workers of the chat app; they wait for the assistant to be built before they use it."""
+
+    assistant: Assistant | None
+    load_error: str | None
+    conversation_id: str | None
+    documents: list[str] | None
+    paths: list[Path]
+    _assistant_ready: threading.Event
+    _catalog: list[tuple[str, int]]
+
+    # --- start-up ----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="load")
+    def _start(self) -> None:
+        try:
+            assistant = self._load()
+            assistant.warm_up()
+        except Exception as exc:  # the store or a model failed: say so, keep the window
+            self.load_error = str(exc) or type(exc).__name__
+            self.call_from_thread(self._loaded)
+            self._assistant_ready.set()
+            return
+        self.assistant = assistant
+        try:
+            self._catalog = [(d.title, d.chunks) for d in assistant.index.documents()]
+        except Exception:
+            self._catalog = []
+        self.call_from_thread(self._loaded)
+        if self.paths:
+            self._index_paths(self.paths, restrict=True)
+        if self.conversation_id:
+            turns = assistant.turns(self.conversation_id)
+            if turns:
+                self.call_from_thread(self._show_turns, self.conversation_id, turns)
+            else:
+                self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
+        self._assistant_ready.set()
+        try:  # once questions can go: a question asked meanwhile encodes the sentences it needs itself
+            assistant.prepare(self.documents)
+        except Exception:  # the store went away: each turn will say so
+            pass
+
+    # --- answering ---------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="answer")
+    def _answer(self, view: TurnView, question: str) -> None:
+        try:
+            self._answer_turn(view, question)
+        finally:
+            self.call_from_thread(self._answer_ended)
+
+    def _answer_turn(self, view: TurnView, question: str) -> None:
+        from assistant.engines.base import TurnCancelled
+        from assistant.service import new_conversation_id
+
+        worker = get_current_worker()
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            self.call_from_thread(self._failed, view, question, f"the assistant did not start: {self.load_error}")
+            return
+        if worker.is_cancelled:
+            return
+        if self.conversation_id is None:
+            self.conversation_id = new_conversation_id()
+            self.call_from_thread(self._update_status)
+        conversation = self.conversation_id
+
+        def on_token(delta: str) -> None:
+            if not worker.is_cancelled:
+                self.call_from_thread(view.stream, delta)
+
+        try:
+            _, turn = self.assistant.ask(question, conversation, self.documents, on_token=on_token,
+                                         should_stop=lambda: worker.is_cancelled)
+        except TurnCancelled:  # the assistant kept the partial answer as a cancelled turn
+            return
+        except Exception as exc:  # engine unreachable, store failure…: the turn fails, the conversation goes on
+            self.call_from_thread(self._failed, view, question, str(exc) or type(exc).__name__)
+            return
+        self.call_from_thread(self._finished, view, turn)
+
+    # --- documents ---------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="document")
+    def _open_document(self, document: str, title: str, start: int, end: int) -> None:
+        try:
+            text = self.assistant.document_text(document)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
+            return
+        if not text:
+            self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
+            return
+        self.call_from_thread(self.push_screen, DocumentScreen(title, text, start, end))
+
+    @work(thread=True, exit_on_error=False, group="index")
+    def _index(self, paths: list[Path]) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is not None:
+            self._index_paths(paths, restrict=self.documents is not None)
+
+    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
+        self.call_from_thread(self._progress, 0)
+
+        def progress(done: int, total: int) -> None:
+            self.call_from_thread(self._progress, done, total)
+
+        try:
+            result = self.assistant.add_paths([Path(p).expanduser() for p in paths], progress)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Indexing failed, nothing was half-written: {exc}", severity="error",
+                                  timeout=15)
+            return
+        finally:
+            self.call_from_thread(self._progress, None)
+        ids = [doc_id for doc_id, _ in result.documents]
+        if restrict and ids:
+            self.documents = list(dict.fromkeys((self.documents or []) + ids))
+        elif restrict and self.documents is None and result.failures:
+            # `assistant chat missing.txt`: nothing to restrict to; say what it answers from instead
+            self.call_from_thread(self.notify, "None of the given files could be indexed: answering from every "
+                                  "indexed document.", severity="warning", timeout=15)
+        if result.documents:
+            titles = ", ".join(title for _, title in result.documents[:3]) + ("…" if len(result.documents) > 3 else "")
+            self.call_from_thread(self.notify, f"Indexed {len(result.documents)} document(s): {titles} "
+                                  f"({len(result.added)} new, {len(result.updated)} updated, "
+                                  f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
+        for failure in result.failures:
+            self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
+
+    # --- conversations -----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def _list_conversations(self) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        try:
+            conversations = self.assistant.conversations()
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot list the conversations: {exc}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, ConversationsScreen(conversations), self._resume_chosen)
+
+    def _resume_chosen(self, conversation_id: str | None) -> None:
+        if conversation_id:
+            self._resume(conversation_id)
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def _resume(self, conversation_id: str) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        turns = self.assistant.turns(conversation_id)
+        if not turns:
+            self.call_from_thread(self.notify, f"No conversation {conversation_id}; /history lists them.", severity="error")
+            return
+        self.call_from_thread(self._show_turns, conversation_id, turns)
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export(self, path: Path) -> None:
+        from assistant.transcript import transcript_markdown
+
+        conversation = self.conversation_id
+        try:
+            turns = self.assistant.turns(conversation)
+            path = path.expanduser()
+            path.write_text(transcript_markdown(conversation, turns) + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}; choose another path.",
+                                  severity="error")
+            return
+        self.call_from_thread(self.notify, f"Wrote the transcript to {path.resolve()}.")
+
+    # --- engines -----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def _switch_engine(self, name: str) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        try:
+            self.assistant.switch_engine(name)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot use the {name} engine: {exc}", severity="error", timeout=15)
+            return
+        self.call_from_thread(self._update_status)
+        self.call_from_thread(self.notify, f"Answers now come from the {name} engine.")
