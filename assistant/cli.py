@@ -1,4 +1,8 @@
-"""The `assistant` command line: the parser and the dispatch; the commands live beside it."""
+"""The `assistant` command line without the UI: the parser of every command, and `run` for all but `chat`.
+
+The chat UI lives in `tui`, which builds on this package; `tui.cli.main` (the installed `assistant` command)
+sends `chat` there and everything else here. `python -m assistant` runs this module's `main`.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from pathlib import Path
 
 from assistant.engines import ENGINES
 
+CHAT_ELSEWHERE = "the chat UI is the installed `assistant chat` command; `python -m assistant` runs the other commands"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, `chat` included (its flags, for `tui.cli`); parsing it imports nothing more."""
+    program = argparse.ArgumentParser(
         prog="assistant", description="Answers from your documents, with the evidence for every claim — offline."
     )
     where = argparse.ArgumentParser(add_help=False)
@@ -24,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
                         "local when a local model is installed, else extractive)")
     engine.add_argument("--model", type=Path, metavar="FILE.gguf",
                         help="the local engine's model: any GGUF file (env ASSISTANT_LOCAL_MODEL)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = program.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
     chat.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="index these and ask about them only")
@@ -70,19 +76,18 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="JSON output")
     for stage in ("dense", "lexical", "rerank"):
         search.add_argument(f"--no-{stage}", action="store_true", help=f"switch off the {stage} stage")
-    return parser
+    return program
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command in (None, "chat"):  # the UI lives in `tui`, which builds on this package: tui.cli runs it
-        from tui.cli import main as ui_main  # noqa: PLC0415  (the one upward import: the program's front door)
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command other than `chat`; the exit status (2: the user's to fix, 1: it failed)."""
+    from assistant.console import err
 
-        return ui_main(argv)
-
+    if args.command in (None, "chat"):
+        err.print(f"error: {CHAT_ELSEWHERE}")
+        return 2
     from assistant import chat_commands, store_commands
-    from assistant.console import UserError, err
+    from assistant.console import UserError
 
     commands = {
         "ask": chat_commands.cmd_ask, "history": chat_commands.cmd_history, "export": chat_commands.cmd_export,
@@ -109,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m assistant`: every command but `chat`."""
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The `assistant` program: `assistant` / `assistant chat` open the UI; every other command is assistant.cli's.
 
-Only Textual is imported before the window is up; the assistant (models, index, conversation store) is built
-by the app in a worker thread.
+Only argparse and Textual are imported before the window is up; the assistant (models, index, conversation
+store) is built by the app in a worker thread.
 """
 
 from __future__ import annotations
@@ -10,17 +10,13 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.cli import _parser
+    from assistant import cli
 
-    argv = sys.argv[1:] if argv is None else argv
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = cli.parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command is None:
-        args = parser.parse_args(["chat"])
+        args = cli.parser().parse_args(["chat"])
     if args.command != "chat":
-        from assistant.cli import main as cli_main
-
-        return cli_main(argv)
+        return cli.run(args)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("error: the chat UI needs a terminal; use `assistant ask \"QUESTION\"` in scripts", file=sys.stderr)
         return 2
