@@ -27,6 +27,7 @@ def _no_local_model_by_default(tmp_path_factory):
     engines itself (the local-engine test names its model explicitly)."""
     os.environ["ASSISTANT_MODELS"] = str(tmp_path_factory.mktemp("no-models"))
     os.environ["ASSISTANT_CACHE"] = str(tmp_path_factory.mktemp("cache"))  # not the user's cache folder
+    os.environ["ASSISTANT_CONFIG"] = str(tmp_path_factory.mktemp("config") / "config.toml")  # none: not the user's
     yield
 
 
