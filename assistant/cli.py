@@ -30,6 +30,11 @@ def parser() -> argparse.ArgumentParser:
                         "local when a local model is installed, else extractive)")
     engine.add_argument("--model", type=Path, metavar="FILE.gguf",
                         help="the local engine's model: any GGUF file (env ASSISTANT_LOCAL_MODEL)")
+    engine.add_argument("--ollama-model", metavar="NAME", help="the ollama engine's model (env ASSISTANT_OLLAMA_MODEL)")
+    engine.add_argument("--ollama-url", metavar="URL", help="the Ollama server (env ASSISTANT_OLLAMA_URL)")
+    engine.add_argument("--openai-model", metavar="NAME", help="the openai engine's model (env ASSISTANT_OPENAI_MODEL)")
+    engine.add_argument("--openai-base-url", metavar="URL",
+                        help="an OpenAI-compatible server's /v1 address (env ASSISTANT_OPENAI_BASE_URL)")
     commands = program.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
@@ -76,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="JSON output")
     for stage in ("dense", "lexical", "rerank"):
         search.add_argument(f"--no-{stage}", action="store_true", help=f"switch off the {stage} stage")
+
+    config = commands.add_parser("config", parents=[where, engine],
+                                 help="the settings in effect (with these flags) and where each comes from")
+    config.add_argument("--json", action="store_true", help="JSON output")
     return program
 
 
@@ -86,23 +95,28 @@ def run(args: argparse.Namespace) -> int:
     if args.command in (None, "chat"):
         err.print(f"error: {CHAT_ELSEWHERE}")
         return 2
-    from assistant import chat_commands, store_commands
+    from assistant import chat_commands, console, store_commands
     from assistant.console import UserError
 
     commands = {
         "ask": chat_commands.cmd_ask, "history": chat_commands.cmd_history, "export": chat_commands.cmd_export,
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
         "search": store_commands.cmd_search, "model": chat_commands.cmd_model,
+        "config": console.cmd_config,
     }
     from rich.markup import escape
 
     from assistant.engines.base import EngineError
     from assistant.questions import QuestionError
+    from assistant.settings import unknown_names
     from store import LoadError, ModelError, StoreError
+    from store.config import ConfigFileError
 
     try:
+        for warning in unknown_names():
+            err.print(f"warning: {escape(warning)}")
         return commands[args.command](args)
-    except (UserError, QuestionError) as exc:
+    except (UserError, QuestionError, ConfigFileError) as exc:
         err.print(f"error: {escape(str(exc))}")
         return 2
     except (LoadError, ModelError, StoreError, EngineError) as exc:

@@ -22,19 +22,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from tui.app import AssistantApp
 
-    app = AssistantApp(loader(args), conversation_id=getattr(args, "conversation", None),
+    def warn(warning: str) -> None:
+        app.call_from_thread(app.notify, warning, title="Settings", severity="warning", timeout=20)
+
+    app = AssistantApp(loader(args, warn), conversation_id=getattr(args, "conversation", None),
                        paths=getattr(args, "paths", None) or [])
     app.run()
     return app.return_code or 0
 
 
-def loader(args):
-    """A function that builds the Assistant the flags and environment ask for (run in the app's worker)."""
+def loader(args, warn=lambda warning: None):
+    """A function that builds the Assistant the flags, environment and config file ask for (run in the app's
+    worker); each config key and ASSISTANT_ variable that sets nothing is passed to `warn`."""
 
     def load():
         from assistant.console import assistant_settings, store_settings
         from assistant.service import Assistant
+        from assistant.settings import unknown_names
 
+        for warning in unknown_names():
+            warn(warning)
         return Assistant(store_settings(args), assistant_settings(args))
 
     return load
