@@ -13,7 +13,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # each setting a flag sets: the parsed argument that holds it (the flag is its name, dashed)
 STORE_FLAGS = {"store": "store", "chroma_url": "chroma_url"}
-ASSISTANT_FLAGS = {"engine": "engine", "local_model": "model", "ollama_model": "ollama_model", "ollama_url": "ollama_url",
+ENGINE_FLAGS = {"engine": "engine", "local_model": "model", "ollama_model": "ollama_model", "ollama_url": "ollama_url",
                    "openai_model": "openai_model", "openai_base_url": "openai_base_url"}
 
 
@@ -23,7 +23,7 @@ class UserError(Exception):
 
 def given_flags(args) -> dict[str, str]:
     """The settings this command's flags set, each with its flag as the user wrote it."""
-    return {name: "--" + argument.replace("_", "-") for name, argument in {**STORE_FLAGS, **ASSISTANT_FLAGS}.items()
+    return {name: "--" + argument.replace("_", "-") for name, argument in {**STORE_FLAGS, **ENGINE_FLAGS}.items()
             if getattr(args, argument, None) is not None}
 
 
@@ -58,7 +58,7 @@ def assistant_settings(args):
     """The assistant's settings for this command."""
     from assistant.settings import AssistantSettings
 
-    return _settings(AssistantSettings, args, ASSISTANT_FLAGS)
+    return _settings(AssistantSettings, args, ENGINE_FLAGS)
 
 
 def cmd_config(args) -> int:
