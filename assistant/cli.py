@@ -18,7 +18,9 @@ CHAT_ELSEWHERE = "the chat UI is the installed `assistant chat` command; `python
 def parser() -> argparse.ArgumentParser:
     """The whole command line, `chat` included (its flags, for `tui.cli`); parsing it imports nothing more."""
     program = argparse.ArgumentParser(
-        prog="assistant", description="Answers from your documents, with the evidence for every claim — offline."
+        prog="assistant", description="Answers from your documents, with the evidence for every claim — offline.",
+        epilog="Each setting: a flag, over ASSISTANT_<NAME>, over config.toml, over its default; `assistant config` "
+               "shows them and where each comes from.",
     )
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--store", type=Path, metavar="DIR", help="embedded index folder (env ASSISTANT_STORE)")
