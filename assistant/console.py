@@ -38,12 +38,12 @@ def _settings(cls, args, flags: dict[str, str]):
     except ConfigFileError as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
-        from assistant.settings import source_of
+        from assistant.settings import sources
 
         first = exc.errors()[0]
         name = ".".join(map(str, first["loc"]))
         reason = first["msg"].removeprefix("Value error, ")
-        raise UserError(f"{source_of(name, given_flags(args))} sets {name} to {first['input']!r}: "
+        raise UserError(f"{sources([name], given_flags(args))[name]} sets {name} to {first['input']!r}: "
                         f"{reason[0].lower()}{reason[1:]}") from None
 
 
@@ -62,24 +62,25 @@ def assistant_settings(args):
 
 
 def cmd_config(args) -> int:
+    """Every setting in effect for these flags, and where each one comes from."""
     import os
 
-    from assistant.settings import source_of
+    from assistant.settings import sources
     from store.config import CONFIG_VARIABLE, config_file
 
-    flags = given_flags(args)
     values = {**store_settings(args).model_dump(mode="json"), **assistant_settings(args).model_dump(mode="json")}
     settings = {}
-    for name, value in values.items():
-        source = source_of(name, flags)
+    for name, source in sources(values, given_flags(args)).items():
+        value = values[name]
         hidden = name.endswith("api_key") and source != "default"  # a secret is not printed
         settings[name] = {"value": "********" if hidden else value, "source": source}
     path = config_file()
-    where = {"path": str(path), "exists": path.is_file(), "source": CONFIG_VARIABLE if os.environ.get(CONFIG_VARIABLE) else "default"}
+    chosen_by = CONFIG_VARIABLE if os.environ.get(CONFIG_VARIABLE) else "default"
+    where = {"path": str(path), "exists": path.is_file(), "source": chosen_by}
     if args.json:
         print(json.dumps({"config_file": where, "settings": settings}, ensure_ascii=False, indent=2))
         return 0
-    chosen = f"; from {CONFIG_VARIABLE}" if where["source"] == CONFIG_VARIABLE else ""
+    chosen = f"; from {CONFIG_VARIABLE}" if chosen_by == CONFIG_VARIABLE else ""
     out.print(f"# config file: {escape(str(path))} ({'read' if where['exists'] else 'none there'}{chosen})")
     out.print("# each setting: flag, over ASSISTANT_ + its name in upper case, over this file, over the default")
     lines = [(f"{name} = {_toml(s['value'])}" if s["value"] is not None else f"# {name} is unset", s["source"])

@@ -67,9 +67,9 @@ def _default_engine(settings: AssistantSettings) -> Engine:
 # ASSISTANT_ variables that are read elsewhere than by the settings classes: known, so never warned about
 OTHER_VARIABLES = {
     "ASSISTANT_CONFIG": "the config file to read instead of config.toml in the user config folder",
-    "ASSISTANT_WHEELS": "where the llama.cpp wheels built here are kept (assistant/engines/llama_build.py)",
-    "ASSISTANT_LLAMA_VARIANT": "the llama.cpp build the local engine's process loads (assistant/engines/llama_worker.py)",
-    "ASSISTANT_LLAMA_CRASH": "fault injection for the tests of a crashing local model (assistant/engines/llama_worker.py)",
+    "ASSISTANT_WHEELS": "where the llama.cpp wheels built here are kept (engines/llama_build.py)",
+    "ASSISTANT_LLAMA_VARIANT": "the llama.cpp build the local model's process loads (engines/llama_worker.py)",
+    "ASSISTANT_LLAMA_CRASH": "fault injection for the tests of a crashing local model (engines/llama_worker.py)",
     "ASSISTANT_TEST_LOCAL_MODEL": "the real GGUF model the tests of the local engine run (tests/local_model.py)",
 }
 
@@ -89,17 +89,15 @@ def environment_variable(name: str) -> str | None:
     return next((variable for variable in os.environ if variable.upper() == wanted), None)
 
 
-def source_of(name: str, flags: dict[str, str]) -> str:
-    """Where a setting's value comes from: its flag (`flags` maps a setting to the flag given), environment
-    variable, the config file's path, or "default"."""
+def sources(names, flags: dict[str, str]) -> dict[str, str]:
+    """Where each setting's value comes from: its flag (`flags` maps a setting to the flag given), its
+    environment variable, the config file's path, or "default"."""
     from store.config import config_file, read_config_file
 
-    if name in flags:
-        return flags[name]
-    if variable := environment_variable(name):
-        return variable
     path = config_file()
-    return str(path) if name in read_config_file(path) else "default"
+    in_file = read_config_file(path)
+    return {name: flags.get(name) or environment_variable(name) or (str(path) if name in in_file else "default")
+            for name in names}
 
 
 def unknown_names() -> list[str]:

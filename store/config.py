@@ -49,7 +49,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ConfigFileError(f"{path} is not UTF-8 text; a config file is TOML, written in UTF-8") from None
     except OSError as exc:
-        raise ConfigFileError(f"{path} cannot be read ({exc.strerror}); set {CONFIG_VARIABLE} to another file") from None
+        raise ConfigFileError(f"{path} cannot be read ({exc.strerror}); set {CONFIG_VARIABLE} to another file"
+                              ) from None
 
 
 class _ConfigFileSource(TomlConfigSettingsSource):
@@ -66,10 +67,11 @@ class ConfiguredSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:  # no .env or secrets folder: the flags, the environment, the file
         return init_settings, env_settings, _ConfigFileSource(settings_cls, toml_file=config_file())
 
 

@@ -81,7 +81,8 @@ def test_the_config_file_is_config_toml_in_the_user_config_folder(config, capsys
     code, stdout, _ = assistant(capsys, "config", "--json")
     payload = json.loads(stdout)
     assert payload["config_file"] == {"path": str(folder / "config.toml"), "exists": True, "source": "default"}
-    assert payload["settings"]["openai_model"] == {"value": "qwen2.5-7b-instruct", "source": str(folder / "config.toml")}
+    assert payload["settings"]["openai_model"] == {"value": "qwen2.5-7b-instruct",
+                                                   "source": str(folder / "config.toml")}
 
 
 def test_model_names_from_the_file_and_from_flags_reach_the_settings(config):
@@ -118,7 +119,8 @@ def test_an_unknown_assistant_variable_is_a_warning_naming_it(config, capsys, mo
 
 
 def test_the_variables_the_project_itself_reads_are_not_warned_about(config, capsys, monkeypatch):
-    for variable in ("ASSISTANT_TEST_LOCAL_MODEL", "ASSISTANT_WHEELS", "ASSISTANT_LLAMA_VARIANT", "ASSISTANT_LLAMA_CRASH"):
+    for variable in ("ASSISTANT_TEST_LOCAL_MODEL", "ASSISTANT_WHEELS", "ASSISTANT_LLAMA_VARIANT",
+                     "ASSISTANT_LLAMA_CRASH"):
         monkeypatch.setenv(variable, "x")
     monkeypatch.setenv("ASSISTANT_MODELS", str(config.parent / "models"))
     code, _, stderr = assistant(capsys, "config")
@@ -129,8 +131,9 @@ def test_every_assistant_variable_named_in_the_project_is_known():
     from assistant.settings import OTHER_VARIABLES, setting_names
 
     known = {f"ASSISTANT_{name.upper()}" for name in setting_names()} | set(OTHER_VARIABLES)
-    files = [ROOT / "Makefile", ROOT / "README.md", *[path for folder in ("assistant", "store", "tui", "tests", "benchmarks")
-                                                       for path in (ROOT / folder).rglob("*.py")]]
+    sources = [path for folder in ("assistant", "store", "tui", "tests", "benchmarks")
+               for path in (ROOT / folder).rglob("*.py")]
+    files = [ROOT / "Makefile", ROOT / "README.md", *sources]
     named = {name for path in files if path != Path(__file__).resolve()
              for name in re.findall(r"\bASSISTANT_[A-Z][A-Z0-9_]*", path.read_text(encoding="utf-8"))}
     assert named - known == set()
