@@ -1,5 +1,5 @@
 import sys
 
-from tui.cli import main  # the program: the chat UI, or any other command
+from assistant.cli import main  # every command but `chat`, which is the installed `assistant` command's (tui.cli)
 
 sys.exit(main())

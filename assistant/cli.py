@@ -1,4 +1,8 @@
-"""The `assistant` command line: the parser and the dispatch; the commands live beside it."""
+"""The `assistant` command line without the UI: the parser of every command, and `run` for all but `chat`.
+
+The chat UI lives in `tui`, which builds on this package; `tui.cli.main` (the installed `assistant` command)
+sends `chat` there and everything else here. `python -m assistant` runs this module's `main`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ from pathlib import Path
 
 from assistant.engines import ENGINES
 
+CHAT_ELSEWHERE = "the chat UI is the installed `assistant chat` command; `python -m assistant` runs the other commands"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="assistant", description="Answers from your documents, with the evidence for every claim — offline."
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, `chat` included (its flags, for `tui.cli`); parsing it imports nothing more."""
+    program = argparse.ArgumentParser(
+        prog="assistant", description="Answers from your documents, with the evidence for every claim — offline.",
+        epilog="Each setting: a flag, over ASSISTANT_<NAME>, over config.toml, over its default; `assistant config` "
+               "shows them and where each comes from.",
     )
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--store", type=Path, metavar="DIR", help="embedded index folder (env ASSISTANT_STORE)")
@@ -24,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
                         "local when a local model is installed, else extractive)")
     engine.add_argument("--model", type=Path, metavar="FILE.gguf",
                         help="the local engine's model: any GGUF file (env ASSISTANT_LOCAL_MODEL)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    engine.add_argument("--ollama-model", metavar="NAME", help="the ollama engine's model (env ASSISTANT_OLLAMA_MODEL)")
+    engine.add_argument("--ollama-url", metavar="URL", help="the Ollama server (env ASSISTANT_OLLAMA_URL)")
+    engine.add_argument("--openai-model", metavar="NAME", help="the openai engine's model (env ASSISTANT_OPENAI_MODEL)")
+    engine.add_argument("--openai-base-url", metavar="URL",
+                        help="an OpenAI-compatible server's /v1 address (env ASSISTANT_OPENAI_BASE_URL)")
+    commands = program.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
     chat.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="index these and ask about them only")
@@ -70,34 +83,42 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="JSON output")
     for stage in ("dense", "lexical", "rerank"):
         search.add_argument(f"--no-{stage}", action="store_true", help=f"switch off the {stage} stage")
-    return parser
+
+    config = commands.add_parser("config", parents=[where, engine],
+                                 help="the settings in effect (with these flags) and where each comes from")
+    config.add_argument("--json", action="store_true", help="JSON output")
+    return program
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command in (None, "chat"):  # the UI lives in `tui`, which builds on this package: tui.cli runs it
-        from tui.cli import main as ui_main  # noqa: PLC0415  (the one upward import: the program's front door)
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command other than `chat`; the exit status (2: the user's to fix, 1: it failed)."""
+    from assistant.console import err
 
-        return ui_main(argv)
-
-    from assistant import chat_commands, store_commands
-    from assistant.console import UserError, err
+    if args.command in (None, "chat"):
+        err.print(f"error: {CHAT_ELSEWHERE}")
+        return 2
+    from assistant import chat_commands, console, store_commands
+    from assistant.console import UserError
 
     commands = {
         "ask": chat_commands.cmd_ask, "history": chat_commands.cmd_history, "export": chat_commands.cmd_export,
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
         "search": store_commands.cmd_search, "model": chat_commands.cmd_model,
+        "config": console.cmd_config,
     }
     from rich.markup import escape
 
     from assistant.engines.base import EngineError
     from assistant.questions import QuestionError
+    from assistant.settings import unknown_names
     from store import LoadError, ModelError, StoreError
+    from store.config import ConfigFileError
 
     try:
+        for warning in unknown_names():
+            err.print(f"warning: {escape(warning)}")
         return commands[args.command](args)
-    except (UserError, QuestionError) as exc:
+    except (UserError, QuestionError, ConfigFileError) as exc:
         err.print(f"error: {escape(str(exc))}")
         return 2
     except (LoadError, ModelError, StoreError, EngineError) as exc:
@@ -109,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m assistant`: every command but `chat`."""
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

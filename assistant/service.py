@@ -6,78 +6,24 @@ import logging
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
 from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
-from store.config import default_data_dir
 
 from assistant.analysis import analyse
 from assistant.chain import ConversationGraph
 from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
 from assistant.questions import MAX_QUESTION, QuestionError, clean_question  # noqa: F401  (part of the service's API)
+from assistant.settings import REFUSE_BELOW, AssistantSettings, local_model_path  # noqa: F401  (likewise)
 from assistant.turns import Turn
 
 logger = logging.getLogger(__name__)
 
-# The best sentence's cross-encoder logit (question alone) below which the documents do not answer;
-# calibrated on CoQA CNN dev in benchmarks/coqa_refusal.py.
-REFUSE_BELOW = -7.5
 # Small local models phrase an answer from the scorer's best sentences rather than choose among passages
 # (they pick the right sentence poorly: 0.20 of follow-ups for the 0.5B when given the top five).
 LOCAL_EVIDENCE_SENTENCES = 2
-
-
-class AssistantSettings(BaseSettings):
-    """How the assistant answers and where it keeps conversations (env ASSISTANT_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
-
-    engine: str | None = None  # unset: `local` when a local model is installed (and llama.cpp is), else `extractive`
-    models: Path = Field(default_factory=lambda: default_data_dir() / "models")  # where `assistant model install` puts them
-    local_model: Path | None = None  # any GGUF file; overrides the installed ones
-    local_threads: int | None = None
-    # the 0.5B model's rewrites score below the raw question on CANARD (benchmarks/canard.py): off by default,
-    # follow-ups then resolve deterministically as with the extractive engine
-    local_rewrite: bool = False
-    conversations: Path = Field(default_factory=lambda: default_data_dir() / "conversations.sqlite")
-    refuse_below: float = REFUSE_BELOW
-    ollama_model: str = "llama3.2"
-    ollama_url: str = "http://127.0.0.1:11434"
-    openai_model: str = "gpt-4o-mini"
-    openai_base_url: str | None = None  # any OpenAI-compatible server: llama.cpp, vLLM, LM Studio
-    openai_api_key: str = "not-needed"
-    llm_timeout: float = 60.0
-    # how an LLM engine's short answer is shown: followed by the sentence it stands on ("evidence"), or alone
-    # ("short": the fewest words, what CoQA's F1 rewards)
-    answer_style: Literal["evidence", "short"] = "evidence"
-
-    @model_validator(mode="after")
-    def _choose_engine(self) -> AssistantSettings:
-        if not self.engine:
-            self.engine = _default_engine(self)
-        return self
-
-
-def local_model_path(settings: AssistantSettings) -> Path | None:
-    """The GGUF file the local engine would use: --model, else the first installed model."""
-    from assistant.engines.local_models import installed
-
-    if settings.local_model is not None:
-        return settings.local_model
-    found = installed(settings.models)
-    return found[0][1] if found else None
-
-
-def _default_engine(settings: AssistantSettings) -> str:
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is not None and local_model_path(settings) is not None:
-        return "local"
-    return "extractive"
 
 
 class AddResult(BaseModel):

@@ -27,6 +27,7 @@ def _no_local_model_by_default(tmp_path_factory):
     engines itself (the local-engine test names its model explicitly)."""
     os.environ["ASSISTANT_MODELS"] = str(tmp_path_factory.mktemp("no-models"))
     os.environ["ASSISTANT_CACHE"] = str(tmp_path_factory.mktemp("cache"))  # not the user's cache folder
+    os.environ["ASSISTANT_CONFIG"] = str(tmp_path_factory.mktemp("config") / "config.toml")  # none: not the user's
     yield
 
 
@@ -83,8 +84,9 @@ def make_assistant(shared_index, cross_encoder, tmp_path):
 
     def make(engine: str = "extractive", chat_model=None, conversations: Path | None = None, checkpointer=None,
              **more_settings):
-        settings = AssistantSettings(engine=engine, conversations=conversations or tmp_path / "conversations.sqlite",
-                                     **more_settings)
+        settings = AssistantSettings(conversations=conversations or tmp_path / "conversations.sqlite", **more_settings)
+        # a fake chat model's engine is named "fake", which no user can choose: set past the settings' validation
+        settings = settings.model_copy(update={"engine": engine})
         return Assistant(shared_index.settings, settings, index=shared_index, cross_encoder=cross_encoder,
                          chat_model=chat_model, checkpointer=checkpointer)
 

@@ -95,3 +95,20 @@ def test_python_dash_m_assistant_runs(tmp_path):
     env = {**os.environ, "ASSISTANT_STORE": str(tmp_path / "s")}
     result = subprocess.run([sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and "index" in result.stdout and "search" in result.stdout
+
+
+def test_python_dash_m_assistant_points_to_the_installed_command_for_chat(tmp_path):
+    env = {**os.environ, "ASSISTANT_STORE": str(tmp_path / "s")}
+    for args in (["chat"], []):
+        result = subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip() == ("error: the chat UI is the installed `assistant chat` command; "
+                                         "`python -m assistant` runs the other commands")
+
+
+def test_the_assistant_and_the_store_never_import_the_ui():
+    root = Path(__file__).resolve().parent.parent
+    upward = [f"{path.relative_to(root)}:{n}" for folder in ("assistant", "store") for path in (root / folder).rglob("*.py")
+              for n, line in enumerate(path.read_text().splitlines(), 1)
+              if line.lstrip().startswith(("import tui", "from tui"))]
+    assert upward == []

@@ -142,8 +142,8 @@ def test_a_document_that_injects_instructions_cannot_make_an_obedient_model_look
     index.add([bundled_document(), text_document(INJECTION, "Monitors arrive")])
     # a model that does exactly what the document tells it to
     model, recorder = fake_model('Azerbaijan surrendered unconditionally to Armenia [3]. [1] verified quote')
-    assistant = Assistant(index.settings, AssistantSettings(engine="fake", conversations=tmp_path / "c.sqlite"),
-                          index=index, cross_encoder=cross_encoder, chat_model=model)
+    settings = AssistantSettings(conversations=tmp_path / "c.sqlite").model_copy(update={"engine": "fake"})
+    assistant = Assistant(index.settings, settings, index=index, cross_encoder=cross_encoder, chat_model=model)
     _, turn = assistant.ask("Where did the ceasefire monitors arrive?")
 
     context = next(m.content for m in recorder.prompts[0] if isinstance(m, HumanMessage))
