@@ -311,6 +311,36 @@ async def test_a_launch_path_that_cannot_be_indexed_leaves_every_document_to_ans
         assert "34" in view.turn.answer and not view.turn.refused  # the bundled article, not nothing
 
 
+async def test_the_demo_article_is_said_to_be_one_and_steps_aside_for_the_users_first_document(
+        embeddings, cross_encoder, tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+
+    settings = StoreSettings(store=tmp_path / "store")
+    notes = tmp_path / "lighthouse.txt"
+    notes.write_text("The lighthouse keeper logged 41 ships in March. Storms closed the harbour for a week.",
+                     encoding="utf-8")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.conversation.query(".welcome"))
+        from textual.widgets import Static
+
+        welcome = str(app.conversation.query_one(".welcome").render())
+        assert "bundled demo article" in welcome and "steps aside" in welcome
+        assert "demo article" in str(app.query_one("#status", Static).render())
+        await pilot.press(*"/index " + str(notes), "enter")
+        await wait_for(pilot, lambda: any("Indexed 1 document" in n.message for n in app._notifications))
+        await pilot.pause()
+        assert "demo" not in str(app.query_one("#status", Static).render())
+        view = await ask(pilot, "How many people were killed in the clashes?")
+        assert "34" not in view.turn.answer  # the article's 34 dead are no longer in the corpus
+        assert view.turn.sources and all(s.document.startswith("lighthouse-") for s in view.turn.sources)
+
+
 def help_rows(app) -> list[list[str]]:
     """The help screen's table, row by row, as the user reads it."""
     from textual.widgets._markdown import MarkdownTableContent

@@ -58,6 +58,7 @@ class AssistantApp(AssistantWork, App[None]):
         self.selected: TurnView | None = None
         self._answer_worker: Worker | None = None
         self._catalog: list[tuple[str, int]] = []  # (title, chunks) of the indexed documents, for the welcome
+        self._demo = False  # answering from the bundled demo article (the user has indexed nothing)
         self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
 
@@ -119,6 +120,8 @@ class AssistantApp(AssistantWork, App[None]):
         else:
             parts.append("loading…")
         parts.append(f"conversation {self.conversation_id or 'new'}")
+        if self._demo:
+            parts.append("demo article")
         if extra:
             parts.append(extra)
         self.query_one("#status", Static).update(Text(" · ".join(parts)))
@@ -143,6 +146,9 @@ class AssistantApp(AssistantWork, App[None]):
             lines.append(f"\n  • {visible(title)} ({chunks} passages)")
         if count > 5:
             lines.append(f"\n  … and {count - 5} more")
+        if self._demo:
+            lines.append("\nThis is the bundled demo article: it steps aside once you add documents of your own "
+                         "(/index PATH).")
         lines.append(f"\nFollow-ups work: ask one, then “And …?”. {key_of('help')} for help.", style="italic")
         await self.conversation.mount(Static(lines, classes="welcome"))
 

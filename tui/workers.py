@@ -32,6 +32,7 @@ class AssistantWork:
     paths: list[Path]
     _assistant_ready: threading.Event
     _catalog: list[tuple[str, int]]
+    _demo: bool
 
     # --- start-up ----------------------------------------------------------------------
 
@@ -48,8 +49,9 @@ class AssistantWork:
         self.assistant = assistant
         try:
             self._catalog = [(d.title, d.chunks) for d in assistant.index.documents()]
+            self._demo = assistant.index.demo
         except Exception:
-            self._catalog = []
+            self._catalog, self._demo = [], False
         self.call_from_thread(self._loaded)
         if self.paths:
             self._index_paths(self.paths, restrict=True)
@@ -139,6 +141,9 @@ class AssistantWork:
         finally:
             self.call_from_thread(self._progress, None)
         ids = [doc_id for doc_id, _ in result.documents]
+        if self._demo and ids:  # the bundled article steps aside for the user's first document
+            self._demo = False
+            self.call_from_thread(self._update_status)
         if restrict and ids:
             self.documents = list(dict.fromkeys((self.documents or []) + ids))
         elif restrict and self.documents is None and result.failures:
