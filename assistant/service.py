@@ -159,22 +159,23 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
 
     if chat_model is not None:
         return LLMEngine(chat_model, settings.engine, type(chat_model).__name__, scorer, style=settings.answer_style)
-    if settings.engine == "ollama":
+    # the ways to reach a served model: LangChain's init_chat_model builds the provider's chat model
+    served = {
+        "ollama": (settings.ollama_model, {"base_url": settings.ollama_url,
+                                           "client_kwargs": {"timeout": settings.llm_timeout}}),
+        "openai": (settings.openai_model, {"base_url": settings.openai_base_url, "api_key": settings.openai_api_key,
+                                           "timeout": settings.llm_timeout, "max_retries": 1}),
+    }
+    if settings.engine in served:
+        from langchain.chat_models import init_chat_model
+
+        name, options = served[settings.engine]
         try:
-            from langchain_ollama import ChatOllama
+            model = init_chat_model(name, model_provider=str(settings.engine), temperature=0, **options)
         except ImportError:
-            raise EngineError("the ollama engine needs its extra: pip install 'evidence-assistant[ollama]'") from None
-        model = ChatOllama(model=settings.ollama_model, base_url=settings.ollama_url, temperature=0,
-                           client_kwargs={"timeout": settings.llm_timeout})
-        return LLMEngine(model, "ollama", settings.ollama_model, scorer, style=settings.answer_style)
-    if settings.engine == "openai":
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError:
-            raise EngineError("the openai engine needs its extra: pip install 'evidence-assistant[openai]'") from None
-        model = ChatOpenAI(model=settings.openai_model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
-                           temperature=0, timeout=settings.llm_timeout, max_retries=1)
-        return LLMEngine(model, "openai", settings.openai_model, scorer, style=settings.answer_style)
+            raise EngineError(f"the {settings.engine} engine needs its extra: "
+                              f"pip install 'evidence-assistant[{settings.engine}]'") from None
+        return LLMEngine(model, str(settings.engine), name, scorer, style=settings.answer_style)
     if settings.engine == "local":
         path = local_model_path(settings)
         if path is None:

@@ -152,3 +152,18 @@ def test_a_document_that_injects_instructions_cannot_make_an_obedient_model_look
     assert turn.unsupported == ["Azerbaijan surrendered unconditionally to Armenia [1] [2].", "verified quote"]
     assert all(c.quote in (index.document(c.document).text if index.document(c.document) else "")
                for c in turn.citations if c.verified)
+
+
+def test_an_engine_whose_extra_is_not_installed_names_the_extra_to_install(cross_encoder):
+    import importlib.util
+
+    from assistant.engines.base import EngineError
+    from assistant.engines.extractive import ExtractiveEngine
+    from assistant.service import AssistantSettings, make_llm_engine
+    from store import LateInteraction
+
+    if importlib.util.find_spec("langchain_ollama") is not None:
+        pytest.skip("the ollama extra is installed here")
+    scorer = ExtractiveEngine(cross_encoder, LateInteraction(), -7.5)
+    with pytest.raises(EngineError, match=r"pip install 'evidence-assistant\[ollama\]'"):
+        make_llm_engine(AssistantSettings(engine="ollama"), scorer)
