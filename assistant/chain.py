@@ -6,6 +6,7 @@ import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -17,7 +18,7 @@ from store.retriever import reciprocal_rank_fusion, sigmoid
 
 from assistant.analysis import QuestionAnalysis, analyse
 from assistant.citations import verify_quotes
-from assistant.engines.base import AnswerEngine, EngineError, Evidence, TurnCancelled
+from assistant.engines.base import AnswerEngine, Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import rank_passages
 from assistant.followup import keeps_question, resolve_followup
 from assistant.turns import Source, Turn
@@ -27,15 +28,25 @@ PASSAGES = 6  # passages the engine sees and the user is shown
 
 class ConversationState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    turns: Annotated[list[dict], operator.add]  # every finished Turn, as a dict
+    turns: Annotated[list[dict], operator.add]  # every finished Turn, as stored (read with Turn(**t))
     documents: list[str] | None  # restricts retrieval to these documents
     focus: list[str] | None  # ... and this turn to these: the ones the question names, or the last answer's
     question: str
     asked: str  # the question as the engine answers it: without the words that name its document
     standalone_question: str
-    sources: list[dict]
-    draft: dict
-    analysis: dict  # the QuestionAnalysis of the latest question (the next one may inherit from it)
+    sources: list[Passage]  # retrieved, then ordered as shown
+    draft: Draft
+    analysis: QuestionAnalysis  # of the latest question (the next one may inherit from it)
+
+
+# the types a checkpoint may hold besides plain data: nothing else is rebuilt when a conversation is read back
+CHECKPOINT_TYPES = (Passage, Draft, Quote, QuestionAnalysis)
+
+
+def _analysis(state: ConversationState) -> QuestionAnalysis | None:
+    """The latest question's analysis (kept as a dict by conversations stored before the state was typed)."""
+    analysis = state.get("analysis")
+    return QuestionAnalysis(**analysis) if isinstance(analysis, dict) else analysis
 
 
 def _does(noun: str) -> str:
@@ -47,14 +58,18 @@ def _in_scope(state: ConversationState) -> list[str] | None:
     return state["focus"] if state.get("focus") is not None else state.get("documents")
 
 
-def history_pairs(turns: Sequence[dict]) -> list[tuple[str, str]]:
-    return [(t["question"], t["answer"]) for t in turns if t.get("status", "ok") == "ok"]
+def finished_turns(state: ConversationState) -> list[Turn]:
+    """The conversation's answered turns, oldest first (cancelled and failed ones are not its history)."""
+    return [turn for turn in map(Turn.model_validate, state.get("turns", [])) if turn.status == "ok"]
 
 
-def first_citations(turns: Sequence[dict]) -> list[tuple[str, int]]:
-    """(document, start) of each finished answer's first citation, oldest first: where the conversation has been."""
-    return [(t["citations"][0]["document"], t["citations"][0]["start"])
-            for t in turns if t.get("status", "ok") == "ok" and t.get("citations")]
+def history_pairs(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    return [(t.question, t.answer) for t in turns]
+
+
+def first_citations(turns: Sequence[Turn]) -> list[tuple[str, int]]:
+    """(document, start) of each answer's first citation, oldest first: where the conversation has been."""
+    return [(t.citations[0].document_id, t.citations[0].start) for t in turns if t.citations]
 
 
 class ConversationGraph:
@@ -93,9 +108,9 @@ class ConversationGraph:
     # --- nodes ---------------------------------------------------------------------------
 
     def _resolve(self, state: ConversationState) -> dict:
-        history = history_pairs(state.get("turns", []))
+        history = history_pairs(finished_turns(state))
         question = state["question"]
-        previous = QuestionAnalysis(**state["analysis"]) if history and state.get("analysis") else None
+        previous = _analysis(state) if history else None
         analysis = analyse(question, previous)
         focus = self._focus(analysis, state)
         # "In the Wi-Fi article, how far ...?" once the article is chosen asks "How far ...?"
@@ -103,7 +118,7 @@ class ConversationGraph:
         standalone = self.rewrite(asked, history) if self.rewrite and history else None
         if standalone is None or not keeps_question(asked, standalone):
             standalone = resolve_followup(asked, history)
-        return {"standalone_question": standalone, "asked": asked, "analysis": analysis.model_dump(), "focus": focus}
+        return {"standalone_question": standalone, "asked": asked, "analysis": analysis, "focus": focus}
 
     def _focus(self, analysis: QuestionAnalysis, state: ConversationState) -> list[str] | None:
         """In a conversation over several documents, the ones this turn is about: those the question names ("in
@@ -120,7 +135,7 @@ class ConversationGraph:
                 if document is not None and document not in named:
                     named.append(document)
             return named or None
-        cited = first_citations(state.get("turns", []))
+        cited = first_citations(finished_turns(state))
         if analysis.depends_on_previous and cited and cited[-1][0] in scope:
             return [cited[-1][0]]
         return None
@@ -135,7 +150,7 @@ class ConversationGraph:
             rankings.append(self.retriever.search(question, k=depth, document_ids=documents))
         fused = reciprocal_rank_fusion(rankings, key=lambda p: p.chunk_id)
         passages = [p for p, _ in fused[: PASSAGES * 2]]
-        return {"sources": [p.model_dump() for p in passages]}
+        return {"sources": passages}
 
     def _document_text(self, document_id: str) -> str:
         if document_id not in self._texts:
@@ -144,53 +159,48 @@ class ConversationGraph:
         return self._texts[document_id]
 
     def _answer(self, state: ConversationState) -> dict:
-        passages = [Passage(**p) for p in state["sources"]]
+        passages = state["sources"]
+        turns = finished_turns(state)
         evidence = Evidence(
             question=state["asked"],
             query=state["standalone_question"],
             passages=passages,
             document_text=self._document_text,
-            history=history_pairs(state.get("turns", [])),
-            cited=first_citations(state.get("turns", [])),
-            quoted=[(c["document"], c["start"]) for t in state.get("turns", []) if t.get("status", "ok") == "ok"
-                    for c in t.get("citations", [])],
+            history=history_pairs(turns),
+            cited=first_citations(turns),
+            quoted=[(c.document_id, c.start) for t in turns for c in t.citations],
             documents=_in_scope(state),
-            analysis=QuestionAnalysis(**state["analysis"]) if state.get("analysis") else None,
+            analysis=_analysis(state),
         )
         self._check_stop()
         draft = self.engine.answer(evidence, self._token_sink())
         # Show first the passages holding the best-scored sentences (the runner-ups often hold the answer);
         # a passage's score becomes its best sentence's (0..1), so order and scores agree.
-        ranked = rank_passages(passages, evidence.ranked_sentences) if evidence.ranked_sentences else []
+        ranked = rank_passages(passages, draft.ranked) if draft.ranked else []
         if ranked:
             passages = [p.model_copy(update={"score": round(sigmoid(s), 6) if s is not None else 0.0}) for p, s in ranked]
-        return {
-            "sources": [p.model_dump() for p in passages[:PASSAGES]],
-            "draft": {"text": draft.text, "refused": draft.refused, "quotes": [q.__dict__ for q in draft.quotes]},
-        }
+        return {"sources": passages[:PASSAGES], "draft": replace(draft, ranked=[])}  # the ranking is not kept
 
     def _verify(self, state: ConversationState) -> dict:
         draft = state["draft"]
-        self._check_stop(draft["text"])
+        self._check_stop(draft.text)
         sources = [
-            Source(rank=i, document=p["document_id"], title=p["title"], chunk_id=p["chunk_id"], start=p["start"],
-                   end=p["end"], text=p["text"], score=p["score"])
-            for i, p in enumerate(state["sources"], start=1)
+            Source(rank=i, **passage.model_dump()) for i, passage in enumerate(state["sources"], start=1)
         ]
-        if draft["refused"]:
+        if draft.refused:
             noun = self.corpus_noun(_in_scope(state))
-            if draft["text"]:  # what the documents do say about it, cited
-                citations, unsupported = verify_quotes(draft["text"], draft["quotes"], self._document_text)
-                answer = f"The {noun} {_does(noun)} not say. {draft['text']}"
+            if draft.text:  # what the documents do say about it, cited
+                citations, unsupported = verify_quotes(draft.text, draft.quotes, self._document_text)
+                answer = f"The {noun} {_does(noun)} not say. {draft.text}"
             else:
                 answer = f"The {noun} {_does(noun)} not say. The closest passages are listed as sources."
                 citations, unsupported = [], []
         else:
-            answer = draft["text"]
-            citations, unsupported = verify_quotes(answer, draft["quotes"], self._document_text, state["sources"])
+            answer = draft.text
+            citations, unsupported = verify_quotes(answer, draft.quotes, self._document_text)
         turn = Turn(
             question=state["question"], standalone_question=state["standalone_question"], answer=answer,
-            refused=draft["refused"], engine=self.engine.name, citations=citations, sources=sources,
+            refused=draft.refused, engine=self.engine.name, citations=citations, sources=sources,
             unsupported=[sentence for sentence, _ in unsupported], reasons=[reason for _, reason in unsupported],
         )
         return {

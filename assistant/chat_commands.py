@@ -36,7 +36,7 @@ def print_turn(turn: Turn) -> None:
         out.print()
     for c in turn.citations:
         mark = "verified" if c.verified else "NOT FOUND in the document"
-        out.print(f"[{c.n}] “{_plain(c.quote)}” — {_plain(c.title)}, characters {c.start}–{c.end} ({mark})")
+        out.print(f"[{c.n}] “{_plain(c.text)}” — {_plain(c.title)}, characters {c.start}–{c.end} ({mark})")
     out.print("\n[bold]Sources[/bold]")
     for s in turn.sources:
         snippet = " ".join(s.text.split())

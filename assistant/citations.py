@@ -9,6 +9,7 @@ from rapidfuzz import fuzz
 
 from store.chunking import sentence_spans
 
+from assistant.engines.base import Quote
 from assistant.meaning import disagreement
 from assistant.turns import Citation
 
@@ -32,27 +33,20 @@ def locate(quote: str, text: str, near: int = 0) -> tuple[int, int, float] | Non
     return alignment.dest_start, alignment.dest_end, alignment.score
 
 
-def verify_quotes(
-    answer: str, quotes: Sequence[dict], document_text: Callable[[str], str], sources: Sequence[dict] = ()
-) -> tuple[list[Citation], list[str]]:
+def verify_quotes(answer: str, quotes: Sequence[Quote], document_text: Callable[[str], str]
+                  ) -> tuple[list[Citation], list[tuple[str, str]]]:
     """Citations for quotes 1..n (verified when found in the stored text), the answer sentences left unsupported,
     and the reason for each: no verified quote, or a quote that says otherwise (checked for meaning)."""
     citations: list[Citation] = []
     for n, quote in enumerate(quotes, start=1):
-        text = document_text(quote["document"])
-        start, end = quote["start"], quote["end"]
-        if text[start:end] == quote["text"]:
-            found = (start, end, 100.0)
-        else:
-            found = locate(quote["text"], text, near=start)
+        text = document_text(quote.document_id)
+        start, end = quote.start, quote.end
+        found = (start, end, 100.0) if text[start:end] == quote.text else locate(quote.text, text, near=start)
         if found:
             start, end, _ = found
-            citations.append(Citation(n=n, document=quote["document"], title=quote["title"], start=start, end=end,
-                                      quote=text[start:end], verified=True))
-        else:
-            citations.append(Citation(n=n, document=quote["document"], title=quote["title"], start=start, end=end,
-                                      quote=quote["text"], verified=False))
-    quoted = {c.n: c.quote for c in citations if c.verified}
+        citations.append(Citation(n=n, document_id=quote.document_id, title=quote.title, start=start, end=end,
+                                  text=text[start:end] if found else quote.text, verified=bool(found)))
+    quoted = {c.n: c.text for c in citations if c.verified}
     return citations, unsupported_sentences(answer, quoted)
 
 

@@ -201,7 +201,13 @@ def new_conversation_id() -> str:
 
 
 def _sqlite_checkpointer(path: Path):
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    from assistant.chain import CHECKPOINT_TYPES
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+    # a conversation read back rebuilds only our own state's types (and LangChain's messages), nothing a
+    # tampered file names
+    serde = JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+    return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False), serde=serde)

@@ -12,7 +12,7 @@ def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
         if turn.status != "ok":
             lines += [f"*({turn.status}{': ' + turn.error if turn.error else ''})*", ""]
         for c in turn.citations:
-            lines.append(f"- [{c.n}] “{c.quote}” — {c.title}, characters {c.start}–{c.end}"
+            lines.append(f"- [{c.n}] “{c.text}” — {c.title}, characters {c.start}–{c.end}"
                          + ("" if c.verified else " (not found in the document)"))
         if turn.sources:
             lines += ["", "Sources:", ""]

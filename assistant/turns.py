@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
+
+from store import Passage, Span
 
 
-class Citation(BaseModel):
-    """An `[n]` marker in an answer: a quote with exact offsets into its document (`quote == text[start:end]`)."""
+def _earlier_names(data: Any, names: dict[str, str]) -> Any:
+    """A stored turn's fields under the names they had before every span was a store.Span."""
+    if isinstance(data, dict) and any(old in data for old in names):
+        data = {names.get(key, key): value for key, value in data.items()}
+    return data
+
+
+class Citation(Span):
+    """An `[n]` marker in an answer: a quote with exact offsets into its document (`text` is the quote)."""
 
     n: int
-    document: str
     title: str
-    start: int
-    end: int
-    quote: str
     verified: bool
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_earlier(cls, data: Any) -> Any:
+        return _earlier_names(data, {"document": "document_id", "quote": "text"})
 
-class Source(BaseModel):
+
+class Source(Passage):
     """A passage retrieval returned for the turn, best first."""
 
     rank: int
-    document: str
-    title: str
-    chunk_id: str
-    start: int
-    end: int
-    text: str
-    score: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_earlier(cls, data: Any) -> Any:
+        return _earlier_names(data, {"document": "document_id"})
 
 
 class Turn(BaseModel):

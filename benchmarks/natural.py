@@ -55,7 +55,7 @@ def cited_evidence(result: dict, turn: dict, texts: dict[int, str]) -> bool:
     article = texts[turn["article"]]
     spans = [(article.find(e), article.find(e) + len(e)) for e in turn["evidence"]]
     for c in result["citations"]:
-        if not c["verified"] or article[c["start"]:c["end"]] != c["quote"]:
+        if not c["verified"] or article[c["start"]:c["end"]] != c["text"]:
             continue  # unverified, or a quote of another article
         if any(s >= 0 and overlaps(c["start"], c["end"], s, e) for s, e in spans):
             return True

@@ -9,10 +9,11 @@ from store.index import DocumentInfo, Index
 from store.models import ModelError
 from store.rebuild import rebuild
 from store.retriever import HybridRetriever, Passage, RetrievalOptions
+from store.spans import Span
 from store.writes import IndexReport
 
 __all__ = [
     "Chunk", "CrossEncoder", "Document", "DocumentInfo", "HybridRetriever", "Index", "IndexReport", "LateInteraction", "LoadError",
-    "ModelError", "OnnxEmbeddings", "Passage", "RetrievalOptions", "StoreBusy", "StoreError", "StoreMismatch", "StoreSettings",
+    "ModelError", "OnnxEmbeddings", "Passage", "RetrievalOptions", "Span", "StoreBusy", "StoreError", "StoreMismatch", "StoreSettings",
     "bundled_document", "chunk_document", "load_file", "rebuild", "text_document",
 ]

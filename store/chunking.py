@@ -7,24 +7,21 @@ import re
 from array import array
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from store.documents import Document
+from store.spans import Span
 
 DEFAULT_CHUNK_SIZE = 500
 DEFAULT_CHUNK_OVERLAP = 100
 
 
-class Chunk(BaseModel):
-    """A span of a document: `text == document.text[start:end]`."""
+class Chunk(Span):
+    """A span of a document the index embeds, by a content-derived id."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
-    document_id: str
-    start: int
-    end: int
-    text: str
 
 
 # A sentence ends at . ! ? or … (with closing quotes or brackets) followed by white space.

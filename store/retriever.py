@@ -16,20 +16,17 @@ from store.chunking import Chunk
 from store.encoders import CrossEncoder
 from store.index import Index
 from store.lexical import LexicalIndex, lexical_index_for
+from store.spans import Span
 
 
 T = TypeVar("T")
 
 
-class Passage(BaseModel):
-    """A retrieved chunk: `text == document.text[start:end]`; `score` is the last stage's (0..1 after reranking)."""
+class Passage(Span):
+    """A retrieved chunk, with its document's title; `score` is the last stage's (0..1 after reranking)."""
 
-    document_id: str
     title: str
     chunk_id: str
-    start: int
-    end: int
-    text: str
     score: float
 
 

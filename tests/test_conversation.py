@@ -13,7 +13,7 @@ def test_an_answer_quotes_the_article_exactly(make_assistant):
     assert "34" in turn.answer and not turn.refused
     assert turn.citations and all(c.verified for c in turn.citations)
     for citation in turn.citations:
-        assert ARTICLE[citation.start : citation.end] == citation.quote
+        assert ARTICLE[citation.start : citation.end] == citation.text
         assert f"[{citation.n}]" in turn.answer
     for source in turn.sources:
         assert ARTICLE[source.start : source.end] == source.text
@@ -84,5 +84,22 @@ def test_an_article_indexed_twice_is_not_quoted_twice_in_one_answer(index, cross
                           index=index, cross_encoder=cross_encoder)
     _, turn = assistant.ask("How many Armenians live in Nagorno-Karabakh?")
     assert "120,000" in turn.answer
-    quotes = [c.quote for c in turn.citations]
+    quotes = [c.text for c in turn.citations]
     assert len(quotes) == len(set(quotes))
+
+
+def test_a_turn_stored_before_spans_were_one_model_still_reads():
+    from assistant.turns import Turn
+
+    stored = {  # as an earlier release kept it: a citation's document and quote, a source's document
+        "question": "How many people were killed?", "standalone_question": "How many people were killed?",
+        "answer": "At least 34 dead. [1]", "engine": "extractive",
+        "citations": [{"n": 1, "document": "doc", "title": "T", "start": 3, "end": 10, "quote": "34 dead",
+                       "verified": True}],
+        "sources": [{"rank": 1, "document": "doc", "title": "T", "chunk_id": "doc:1", "start": 0, "end": 20,
+                     "text": "At least 34 dead ok.", "score": 0.9}],
+    }
+    turn = Turn.model_validate(stored)
+    assert (turn.citations[0].document_id, turn.citations[0].text) == ("doc", "34 dead")
+    assert turn.sources[0].document_id == "doc" and turn.sources[0].rank == 1
+    assert Turn.model_validate(turn.model_dump()) == turn

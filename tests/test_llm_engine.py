@@ -38,8 +38,8 @@ def test_tokens_stream_and_a_sourced_sentence_verifies(make_assistant):
     assert len(tokens) > 5 and "".join(tokens) == "At least 34 people died in the military clashes [1]."
     assert turn.engine == "fake" and turn.unsupported == []
     [citation] = turn.citations
-    assert citation.verified and ARTICLE[citation.start : citation.end] == citation.quote
-    assert "at least 34 dead" in citation.quote
+    assert citation.verified and ARTICLE[citation.start : citation.end] == citation.text
+    assert "at least 34 dead" in citation.text
 
 
 def test_the_prompt_fences_documents_as_material_not_instructions(make_assistant):
@@ -77,7 +77,7 @@ def test_the_rewrite_sees_user_and_assistant_turns_and_survives_a_restart(make_a
     assert rewrite_prompt[1].content == "Where will the reintegration talks be held?"
     assert rewrite_prompt[2].content == "Yevlax hosts the talks."
     assert turn.standalone_question == "How far is Yevlax from Baku?"
-    assert turn.citations[0].verified and "265 kilometers west of Baku" in turn.citations[0].quote
+    assert turn.citations[0].verified and "265 kilometers west of Baku" in turn.citations[0].text
 
 
 def test_a_rewrite_that_no_longer_asks_the_question_is_not_searched(make_assistant, tmp_path):
@@ -90,7 +90,7 @@ def test_a_rewrite_that_no_longer_asks_the_question_is_not_searched(make_assista
     _, turn = make_assistant("fake", chat_model=model, conversations=store).ask("How many people live there?",
                                                                                 conversation)
     assert turn.standalone_question.startswith("How many people live there?")  # resolved without the model
-    assert turn.citations[0].verified and "71,000 inhabitants" in turn.citations[0].quote
+    assert turn.citations[0].verified and "71,000 inhabitants" in turn.citations[0].text
 
 
 def test_a_model_that_only_points_at_a_passage_gets_the_scorers_answer(make_assistant):
@@ -104,7 +104,7 @@ def test_a_number_that_counts_something_else_is_not_verified_for_a_count(make_as
     model, _ = fake_model("71,000")  # Yevlax's inhabitants, for a question about Armenians
     _, turn = make_assistant("fake", chat_model=model).ask("How many Armenians live in Nagorno-Karabakh?")
     assert turn.unsupported == ["71,000"]
-    assert not any("71,000" in c.quote and c.verified for c in turn.citations)
+    assert not any("71,000" in c.text and c.verified for c in turn.citations)
 
 
 def test_the_model_declining_is_a_refusal(make_assistant):

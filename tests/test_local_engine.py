@@ -110,7 +110,7 @@ def test_small_models_see_the_best_sentences_and_their_quotes_verify(make_assist
     first = context.split("\n[2] (")[0].split("\n", 2)[2].strip()  # the first block's text: one sentence, not a passage
     assert first == "Military clashes have left at least 34 dead in that region of the South Caucasus."
     [citation] = turn.citations
-    assert citation.verified and "at least 34 dead" in citation.quote and turn.unsupported == []
+    assert citation.verified and "at least 34 dead" in citation.text and turn.unsupported == []
 
 
 def test_an_installed_model_makes_local_the_default(tmp_path):
@@ -149,7 +149,7 @@ def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
     for turn in turns:  # whatever the model wrote: shown quotes are exact, and an unbacked sentence is flagged
         for c in turn["citations"]:
             if c["verified"]:
-                assert article[c["start"]:c["end"]] == c["quote"]
+                assert article[c["start"]:c["end"]] == c["text"]
         if turn["citations"] and not all(c["verified"] for c in turn["citations"]):
             assert turn["unsupported"], turn
         if not turn["refused"] and not turn["unsupported"]:
@@ -173,7 +173,7 @@ def test_short_answers_are_cited_to_the_sentence_that_says_them(make_assistant, 
     turn = _local_turn(make_assistant, question, reply)
     assert turn.unsupported == []
     [citation] = turn.citations
-    assert citation.verified and evidence in citation.quote
+    assert citation.verified and evidence in citation.text
 
 
 @pytest.mark.parametrize(("question", "reply"), [
@@ -209,8 +209,8 @@ def test_a_restating_answer_is_shown_as_its_verdict_and_the_sentence_it_stands_o
     turn = _local_turn(make_assistant, "Did the authorities accept the ceasefire proposed by Russia?",
                        "Yes, the authorities accepted the ceasefire. [1]")
     [citation] = turn.citations
-    assert citation.verified and "accepted this Wednesday a ceasefire" in citation.quote
-    assert turn.answer == f"Yes — {citation.quote} [1]" and turn.unsupported == []
+    assert citation.verified and "accepted this Wednesday a ceasefire" in citation.text
+    assert turn.answer == f"Yes — {citation.text} [1]" and turn.unsupported == []
 
 
 def test_a_native_llama_cpp_build_is_told_from_the_portable_one(tmp_path):
@@ -239,4 +239,4 @@ def test_a_short_answer_is_shown_with_the_sentence_it_stands_on_unless_asked_sho
     turn = _local_assistant(make_assistant, model, style).ask("How many people were killed in the clashes?")[1]
     assert turn.answer == shown and turn.unsupported == []
     [citation] = turn.citations
-    assert citation.verified and "at least 34 dead" in citation.quote
+    assert citation.verified and "at least 34 dead" in citation.text

@@ -80,7 +80,7 @@ conversations:
     inline = lines[4]
     text = "The lighthouse keeper is Maria Quell.\r\nShe has kept it since 1998."
     citation = inline["citations"][0]
-    assert text[citation["start"] : citation["end"]] == citation["quote"] and citation["verified"]
+    assert text[citation["start"] : citation["end"]] == citation["text"] and citation["verified"]
     assert set(lines[0]) >= {"conversation", "turn", "question", "standalone_question", "answer", "refused", "engine",
                              "citations", "sources", "checks", "passed", "latency_ms"}
 

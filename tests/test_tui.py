@@ -52,7 +52,7 @@ async def test_a_conversation_shows_answers_searches_sources_and_highlights(make
         highlighted = [(card, span) for card in cards for span in card.highlights]
         assert highlighted, "the cited words are highlighted in a passage"
         card, (n, start, end) = highlighted[0]
-        assert n == 1 and card.source.text[start:end] == citation.quote == ARTICLE[citation.start:citation.end]
+        assert n == 1 and card.source.text[start:end] == citation.text == ARTICLE[citation.start:citation.end]
 
         follow = await ask(pilot, "And the Azerbaijani side?")
         assert "two civilian deaths" in follow.turn.answer
@@ -74,7 +74,7 @@ async def test_choosing_a_citation_brings_its_passage_and_opens_the_document_the
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, DocumentScreen))
         await pilot.pause()
-        assert app.screen.selected_text == view.turn.citations[0].quote
+        assert app.screen.selected_text == view.turn.citations[0].text
         await pilot.press("escape")
         assert not isinstance(app.screen, DocumentScreen)
 
@@ -338,7 +338,7 @@ async def test_the_demo_article_is_said_to_be_one_and_steps_aside_for_the_users_
         assert "demo" not in str(app.query_one("#status", Static).render())
         view = await ask(pilot, "How many people were killed in the clashes?")
         assert "34" not in view.turn.answer  # the article's 34 dead are no longer in the corpus
-        assert view.turn.sources and all(s.document.startswith("lighthouse-") for s in view.turn.sources)
+        assert view.turn.sources and all(s.document_id.startswith("lighthouse-") for s in view.turn.sources)
 
 
 def help_rows(app) -> list[list[str]]:

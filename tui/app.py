@@ -252,7 +252,7 @@ class AssistantApp(AssistantWork, App[None]):
             self.notify("Select an answer with sources first.")
             return
         document, start, end = span
-        title = next((s.title for s in self.sources.turn.sources if s.document == document), document)
+        title = next((s.title for s in self.sources.turn.sources if s.document_id == document), document)
         self._open_document(document, title, start, end)
 
     # --- conversations --------------------------------------------------------------------

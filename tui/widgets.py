@@ -99,7 +99,7 @@ class SourceCard(Static, can_focus=True):
 
     def __init__(self, source, citations, selected: int | None):
         self.source = source
-        self.citations = [c for c in citations if c.document == source.document and c.start < source.end and source.start < c.end]
+        self.citations = [c for c in citations if c.document_id == source.document_id and c.start < source.end and source.start < c.end]
         self.highlights: list[tuple[int, int, int]] = []  # (citation n, start, end) within the passage text
         for c in self.citations:
             self.highlights.append((c.n, max(c.start, source.start) - source.start, min(c.end, source.end) - source.start))
@@ -152,8 +152,8 @@ class SourcesPane(VerticalScroll, can_focus=False):
             return None
         chosen = [c for c in self.turn.citations if c.n == self.citation] or self.turn.citations
         if chosen:
-            return chosen[0].document, chosen[0].start, chosen[0].end
+            return chosen[0].document_id, chosen[0].start, chosen[0].end
         if self.turn.sources:
             s = self.turn.sources[0]
-            return s.document, s.start, s.end
+            return s.document_id, s.start, s.end
         return None

@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from store import Passage
+from pydantic import ConfigDict
+
+from store import Passage, Span
 
 
 class TurnCancelled(Exception):
@@ -40,27 +42,26 @@ class Evidence:
     quoted: Sequence[tuple[str, int]] = ()  # (document, start) of every citation of the earlier answers
     documents: Sequence[str] | None = None  # the documents the conversation is about (None: all)
     analysis: Any = None  # the question's QuestionAnalysis (assistant.analysis); engines analyse it when None
-    ranked_sentences: list[Any] = field(default_factory=list)  # filled by engines that score sentences
 
 
-@dataclass(frozen=True)
-class Quote:
-    """A span an answer relies on; `text` should equal the document's text at [start, end)."""
+class Quote(Span):
+    """A span an answer relies on, with its document's title; the citation check compares `text` with the
+    document's text at [start, end)."""
 
-    document: str
+    model_config = ConfigDict(frozen=True)
+
     title: str
-    start: int
-    end: int
-    text: str
 
 
 @dataclass
 class Draft:
-    """An engine's answer: text with `[n]` markers, where quotes[n-1] backs marker n."""
+    """An engine's answer: text with `[n]` markers, where quotes[n-1] backs marker n; `ranked`: the sentences
+    it was chosen from, best first (engines that score sentences), which order the sources shown."""
 
     text: str
     quotes: list[Quote]
     refused: bool = False
+    ranked: list[Any] = field(default_factory=list)
 
 
 class AnswerEngine(Protocol):

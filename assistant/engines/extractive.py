@@ -41,7 +41,10 @@ SUMMARY_REDUNDANCY = 0.5  # how much a candidate's likeness to the chosen senten
 
 @dataclass(frozen=True)
 class ScoredSentence:
-    document: str
+    """A candidate sentence (the fields of a store.Span, kept a dataclass: hundreds are made per turn) with its
+    scores."""
+
+    document_id: str
     title: str
     start: int
     end: int
@@ -86,7 +89,11 @@ class ExtractiveEngine:
 
     def _answer(self, evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
         ranked = self.rank(evidence)
-        evidence.ranked_sentences = ranked
+        draft = self._choose(ranked, evidence, analysis)
+        draft.ranked = ranked
+        return draft
+
+    def _choose(self, ranked: list[ScoredSentence], evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
         if self.refuses(ranked, evidence):
             return Draft(text="", quotes=[], refused=True)
         best = ranked[0]
@@ -102,7 +109,7 @@ class ExtractiveEngine:
             chosen = [best] + [s for s in rest[: EXPLAIN_SENTENCES - 1] if s.score >= best.score - EXPLAIN_MARGIN]
         else:
             chosen = [best] + [s for s in rest[: MAX_SENTENCES - 1] if s.score >= best.score - FOLLOW_MARGIN]
-        chosen.sort(key=lambda s: (s.document, s.start))  # read in document order
+        chosen.sort(key=lambda s: (s.document_id, s.start))  # read in document order
         quotes = [_quote(s) for s in chosen]
         text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(chosen, start=1))
         if analysis.intent == "yesno":
@@ -137,9 +144,8 @@ class ExtractiveEngine:
         picked = [ScoredSentence(document, title, spans[k][0], spans[k][1], text[spans[k][0]:spans[k][1]], k, 0,
                                  ce_question=_logit(float(centrality[k])), ce_joined=_logit(float(centrality[k])))
                   for k in sorted(chosen)]
-        evidence.ranked_sentences = picked
         return Draft(text=" ".join(f"{s.text} [{i}]" for i, s in enumerate(picked, start=1)),
-                     quotes=[_quote(s) for s in picked])
+                     quotes=[_quote(s) for s in picked], ranked=picked)
 
     def _sentence_vectors(self, document: str, text: str, passages: Sequence[Passage]):
         """The document's summarisable sentences (spans) and their unit vectors, computed once per document."""
@@ -194,7 +200,7 @@ class ExtractiveEngine:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
             # scored again joined with the previous question (held out: no loss, two thirds of the pairs; fit_features.py).
             order = sorted(range(len(pruned)), key=lambda k: -alone[k])
-            kept = set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document, s.index) == previous}
+            kept = set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document_id, s.index) == previous}
             dropped = [replace(pruned[k], ce_question=alone[k], ce_joined=alone[k], score=-math.inf)
                        for k in order if k not in kept]
             pruned, alone = [pruned[k] for k in sorted(kept)], [alone[k] for k in sorted(kept)]
@@ -202,10 +208,10 @@ class ExtractiveEngine:
         share_alone, share_joined = shares(alone), shares(joined)
         ranked = []
         for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
-            same_doc = previous is not None and previous[0] == sentence.document
+            same_doc = previous is not None and previous[0] == sentence.document_id
             context = SentenceContext(
                 question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
-                cited={i for doc, i in cited if doc == sentence.document}, count=spans_of.count(sentence.document),
+                cited={i for doc, i in cited if doc == sentence.document_id}, count=spans_of.count(sentence.document_id),
             )
             vector = features(context, sentence.index, sentence.text, ce_alone, ce_joined, share_alone[k], share_joined[k])
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
@@ -218,8 +224,8 @@ class ExtractiveEngine:
         scores = self.late.score(question, [s.text for s in sentences])
         order = sorted(range(len(sentences)), key=lambda k: -scores[k])
         kept = [sentences[k] for k in order[:CANDIDATES]]
-        have, said = {(s.document, s.index) for s in kept}, {s.text for s in kept}
-        return kept + [s for s in near if (s.document, s.index) not in have and s.text not in said]
+        have, said = {(s.document_id, s.index) for s in kept}, {s.text for s in kept}
+        return kept + [s for s in near if (s.document_id, s.index) not in have and s.text not in said]
 
 
 def _logit(p: float) -> float:
@@ -228,7 +234,7 @@ def _logit(p: float) -> float:
 
 
 def _quote(s: ScoredSentence) -> Quote:
-    return Quote(document=s.document, title=s.title, start=s.start, end=s.end, text=s.text)
+    return Quote(document_id=s.document_id, title=s.title, start=s.start, end=s.end, text=s.text)
 
 
 _KIND = {"name": "name", "place": "place", "date": "date or time", "number": "number", "money": "sum of money",
@@ -321,7 +327,7 @@ def rank_passages(passages: Sequence[Passage], ranked: Sequence[ScoredSentence])
     first: dict[str, tuple[int, float]] = {}
     for order, sentence in enumerate(ranked):
         for p in passages:
-            if p.document_id == sentence.document and p.start <= sentence.start < p.end:
+            if p.document_id == sentence.document_id and p.start <= sentence.start < p.end:
                 first.setdefault(p.chunk_id, (order, sentence.relevance))
     scored = sorted((p for p in passages if p.chunk_id in first), key=lambda p: first[p.chunk_id][0])
     return [(p, first[p.chunk_id][1]) for p in scored] + [(p, None) for p in passages if p.chunk_id not in first]

@@ -108,13 +108,13 @@ class LLMEngine:
 
         if analysis is not None and analysis.intent in ("overview", "why", "how", "list"):
             # the answer needs several sentences: the model sees the ones the scorer chose for it
-            passages = [Passage(document_id=q.document, title=q.title, chunk_id=f"{q.document}@{q.start}", start=q.start,
+            passages = [Passage(document_id=q.document_id, title=q.title, chunk_id=f"{q.document_id}@{q.start}", start=q.start,
                                 end=q.end, text=q.text, score=1.0) for q in scored.quotes]
         elif self.sentences:
-            passages = [Passage(document_id=s.document, title=s.title, chunk_id=f"{s.document}@{s.start}", start=s.start,
-                                end=s.end, text=s.text, score=s.score) for s in evidence.ranked_sentences[: self.sentences]]
+            passages = [Passage(document_id=s.document_id, title=s.title, chunk_id=f"{s.document_id}@{s.start}", start=s.start,
+                                end=s.end, text=s.text, score=s.score) for s in scored.ranked[: self.sentences]]
         else:
-            passages = [p for p, _ in rank_passages(evidence.passages, evidence.ranked_sentences)][: self.passages]
+            passages = [p for p, _ in rank_passages(evidence.passages, scored.ranked)][: self.passages]
         parts: list[str] = []
         try:
             system = EVIDENCE_SYSTEM if self.sentences else ANSWER_SYSTEM
@@ -130,14 +130,16 @@ class LLMEngine:
             raise self._failed(exc) from exc
         text = "".join(parts).strip()
         if not text or text.upper().startswith(NOT_IN_DOCUMENTS):
-            return Draft(text="", quotes=[], refused=True)  # the model found no answer in what it read
+            return Draft(text="", quotes=[], refused=True, ranked=scored.ranked)  # the model found no answer in what it read
         if not re.search(r"\w", _MARKER.sub("", text)):
             return scored  # a model that only points at a passage ("[1]"): the scorer's answer stands
         if self.sentences:
             text = concise(text, evidence.question)
         draft = cite_by_passage(text, passages, evidence.document_text, infer=bool(self.sentences),
                                 question=evidence.question)
-        return with_evidence(draft) if self.style == "evidence" else draft
+        draft = with_evidence(draft) if self.style == "evidence" else draft
+        draft.ranked = scored.ranked  # the scorer's ranking orders the sources, whoever wrote the answer
+        return draft
 
 
 SHORT_ANSWER = 8  # words: an answer this short is a fragment ("34", "the Russian peacekeepers"), not a sentence
@@ -286,9 +288,9 @@ def _counts_asked(numbers: set[str], source: str, question: str) -> bool:
 
 def _quote_for(claim: str, passage, document_text: Callable[[str], str], question: str = "") -> Quote:
     if passage is None:
-        return Quote(document="", title="(no such passage)", start=0, end=0, text=claim)
+        return Quote(document_id="", title="(no such passage)", start=0, end=0, text=claim)
     text = document_text(passage.document_id)
-    unsupported = Quote(document=passage.document_id, title=passage.title, start=passage.start, end=passage.start,
+    unsupported = Quote(document_id=passage.document_id, title=passage.title, start=passage.start, end=passage.start,
                         text=claim)
     for quoted in _QUOTED.findall(claim):
         if locate(quoted, text) is None:  # a quotation the document does not hold
@@ -308,7 +310,7 @@ def _quote_for(claim: str, passage, document_text: Callable[[str], str], questio
             return unsupported
         # the sentence it restates, which says another number: verification gives the reason
         best = closest
-    return Quote(document=passage.document_id, title=passage.title, start=best[0], end=best[1],
+    return Quote(document_id=passage.document_id, title=passage.title, start=best[0], end=best[1],
                  text=text[best[0] : best[1]])
 
 
