@@ -150,7 +150,7 @@ def test_a_document_that_injects_instructions_cannot_make_an_obedient_model_look
     assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in context.split("</context>")[0]  # fenced inside the material
     # every answer sentence is flagged: none of the injected claims is shown as supported
     assert turn.unsupported == ["Azerbaijan surrendered unconditionally to Armenia [1] [2].", "verified quote"]
-    assert all(c.quote in (index.document(c.document).text if index.document(c.document) else "")
+    assert all(c.text in (index.document(c.document_id).text if index.document(c.document_id) else "")
                for c in turn.citations if c.verified)
 
 
