@@ -58,13 +58,9 @@ def _pointer_name(corpus: str) -> str:
 def pointed_set(client, corpus: str) -> str | None:
     """The name of the set the corpus's pointer leads to; None before its first rebuild (or, for the demo, before
     it was made)."""
-    try:
-        pointer = client.get_collection(_pointer_name(corpus), embedding_function=None)
-    except Exception as exc:  # chromadb raises NotFoundError (an embedded store) or a ValueError (older servers)
-        if "does not exist" in str(exc).lower() or type(exc).__name__ == "NotFoundError":
-            return None
-        raise
-    return (pointer.metadata or {}).get("set")
+    if not exists(client, _pointer_name(corpus)):
+        return None
+    return (client.get_collection(_pointer_name(corpus), embedding_function=None).metadata or {}).get("set")
 
 
 def point_at(client, corpus: str, name: str) -> None:

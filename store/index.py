@@ -14,14 +14,13 @@ from pydantic import BaseModel
 
 from store.chunking import Chunk
 from store.clients import make_client, writing
-from store.collections import (CollectionSet, build_signature, demo_corpus, exists, first_set_name, open_set,
-                               point_at, pointed_set)
+from store.collections import CollectionSet, build_signature, demo_corpus, exists, first_set_name, open_set, pointed_set
 from store.config import StoreSettings
 from store.documents import BUNDLED_ID, Document, LoadError, bundled_document, load_paths
 from store.encoders import OnnxEmbeddings
 from store.errors import StoreError, store_errors
 from store.texts import stored_documents
-from store.writes import IndexReport, Writer
+from store.writes import IndexReport, Writer, write_set
 
 
 class DocumentInfo(BaseModel):
@@ -85,8 +84,7 @@ class Index:
             name = pointed_set(self.client, corpus)
             if name is None and not exists(self.client, corpus):
                 name = first_set_name(corpus)
-                open_set(self.client, name, self.signature, self.settings.location)
-                point_at(self.client, corpus, name)
+                write_set(self.client, corpus, name, [], self._writer, self.signature, self.settings.location)
             self.corpus = open_set(self.client, name or corpus, self.signature, self.settings.location)
             demo = pointed_set(self.client, self._demo_name)
             self._demo = open_set(self.client, demo, self.signature, self.settings.location) if demo else None
@@ -240,12 +238,12 @@ class Index:
                 # written beside and pointed at when complete, so a kill leaves no empty demo (which would read as
                 # one the user removed); one name for every first start, so concurrent ones write the same set
                 name = first_set_name(self._demo_name)
-                self._writer(open_set(self.client, name, self.signature, self.settings.location)).add(
-                    [bundled_document()])
                 if self.corpus.name == self.settings.collection:  # made by an earlier release
                     self._move_bundled_out()
-                point_at(self.client, self._demo_name, name)
-            self._demo = open_set(self.client, name, self.signature, self.settings.location)
+                self._demo, _ = write_set(self.client, self._demo_name, name, [bundled_document()], self._writer,
+                                          self.signature, self.settings.location)
+            else:
+                self._demo = open_set(self.client, name, self.signature, self.settings.location)
 
     def _move_bundled_out(self) -> None:
         got = self.corpus.documents.get(ids=[BUNDLED_ID], include=["metadatas"])

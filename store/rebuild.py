@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from store.clients import forget_client, make_client, writing
-from store.collections import (demo_corpus, build_signature, delete_set, new_set_name, open_set, point_at, pointed_set, read_documents,
+from store.collections import (build_signature, delete_set, demo_corpus, new_set_name, pointed_set, read_documents,
                                unused_sets)
 from store.config import StoreSettings
 from store.encoders import OnnxEmbeddings
 from store.errors import StoreError, cause, explain, is_store_failure, store_errors
 from store.texts import stored_documents
-from store.writes import IndexReport, Writer
+from store.writes import IndexReport, Writer, write_set
 
 
 def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, progress=None) -> IndexReport:
@@ -42,11 +42,10 @@ def _rebuild_corpus(client, corpus: str, settings: StoreSettings, embeddings: On
     old = old or corpus
     records, parts = read_documents(client, old)
     kept = [d for d in stored_documents(records, parts) if d is not None] if records else []  # a text with parts missing is lost
-    new = new_set_name(corpus)
-    target = open_set(client, new, signature, settings.location)
-    written = Writer(target, embeddings, settings.chunk_size, settings.chunk_overlap,
-                     client.get_max_batch_size()).add(kept, progress)
-    point_at(client, corpus, new)  # the switch: one write
+    _, written = write_set(client, corpus, new_set_name(corpus), kept,
+                           lambda target: Writer(target, embeddings, settings.chunk_size, settings.chunk_overlap,
+                                                 client.get_max_batch_size()),
+                           signature, settings.location, progress)
     delete_set(client, old)
     report.added += written.added
     report.chunks_embedded += written.chunks_embedded

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from store.chunking import Chunk, chunk_spans, make_chunk
-from store.collections import CollectionSet
+from store.collections import CollectionSet, open_set, point_at
 from store.documents import Document
 from store.encoders import OnnxEmbeddings
 from store.texts import (DONE, WRITING, TextVersion, batched, drop_texts, part_count, record_metadata, recorded_text,
@@ -194,6 +194,17 @@ class Writer:
             if new := [i for i in ids if i not in set(previous["ids"])]:
                 self.target.documents.delete(ids=new)
             drop_new_texts()
+
+
+def write_set(client, corpus: str, name: str, documents: Sequence[Document], writer: Callable[[CollectionSet], Writer],
+              signature: dict, location: str, progress: Callable[[int, int], None] | None = None
+              ) -> tuple[CollectionSet, IndexReport]:
+    """Write `documents` into the set `name` beside the corpus's current one, then point the corpus at it: a kill
+    before the switch leaves the corpus as it was (the first start, the demo's first start and a rebuild)."""
+    target = open_set(client, name, signature, location)
+    report = writer(target).add(documents, progress) if documents else IndexReport()
+    point_at(client, corpus, name)  # the switch: one metadata write
+    return target, report
 
 
 def _groups(planned: list[_Planned]) -> Iterator[list[_Planned]]:
