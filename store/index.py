@@ -30,6 +30,7 @@ class DocumentInfo(BaseModel):
     chunks: int
     sha256: str
     characters: int
+    indexed_at: float = 0.0  # seconds since the epoch (0: an index written before it was recorded)
 
 
 class Catalog(BaseModel):
@@ -261,20 +262,32 @@ class Index:
             self._generation += 1
             return self._writer(self.corpus).add(documents, progress)
 
-    def add_paths(self, paths: Sequence[Path], progress: Callable[[int, int], None] | None = None
+    def add_paths(self, paths: Sequence[Path | str], progress: Callable[[int, int], None] | None = None
                   ) -> tuple[list[Document], IndexReport, list[LoadError]]:
-        """Index files and folders incrementally: new and changed files are embedded, unchanged ones cost a read
-        and a hash, and the documents of a given folder whose files are gone from it are removed.
-        Returns the documents that loaded, what changed, and one LoadError per path that gave nothing."""
-        documents, failures = load_paths(paths)
+        """Index files, folders and web pages (an http(s) URL as a string; any other string is a path)
+        incrementally: new and changed ones are embedded, unchanged ones cost a read (a fetch for a page) and a hash,
+        and the documents of a given folder whose files are gone from it are removed. Nothing is fetched but the
+        URLs given.
+        Returns the documents that loaded, what changed, and one LoadError per path or URL that gave nothing."""
+        from store.web import fetch_url, is_url
+
+        urls = [p for p in paths if isinstance(p, str) and is_url(p)]
+        files = [Path(p) for p in paths if p not in urls]
+        documents, failures = load_paths(files)
+        for url in urls:
+            try:
+                documents.append(fetch_url(url))
+            except LoadError as exc:
+                failures.append(exc)
         report = self.add(documents, progress)
-        folders = [path.resolve() for path in paths if path.is_dir()]
+        folders = [path.resolve() for path in files if path.is_dir()]
         if folders:
             loaded = {d.id for d in documents}
             with store_errors(self.settings, "read"):
                 infos = _infos(self.corpus)
             for info in infos:
-                source = Path(info.source) if info.source not in ("", "inline", "bundled") else None
+                is_file = info.source not in ("", "inline", "bundled") and not is_url(info.source)
+                source = Path(info.source) if is_file else None
                 if (source is not None and info.id not in loaded and not source.exists()
                         and any(source.is_relative_to(folder) for folder in folders)):
                     self.remove(info.id)
