@@ -37,6 +37,7 @@ class ConversationState(TypedDict, total=False):
     sources: list[Passage]  # retrieved, then ordered as shown
     draft: Draft
     analysis: QuestionAnalysis  # of the latest question (the next one may inherit from it)
+    title: str  # the name the user gave the conversation ("": none, it goes by its first question)
 
 
 # the types a checkpoint may hold besides plain data: nothing else is rebuilt when a conversation is read back
@@ -268,5 +269,12 @@ class ConversationGraph:
                                 as_node="verify")
 
     def turns(self, conversation_id: str) -> list[Turn]:
-        state = self.graph.get_state({"configurable": {"thread_id": conversation_id}})
-        return [Turn(**t) for t in (state.values or {}).get("turns", [])]
+        return [Turn(**t) for t in self.state(conversation_id).get("turns", [])]
+
+    def state(self, conversation_id: str) -> ConversationState:
+        """The conversation's latest state ({} for one never stored)."""
+        return self.graph.get_state({"configurable": {"thread_id": conversation_id}}).values or {}
+
+    def update(self, conversation_id: str, **values: Any) -> None:
+        """Set the conversation's title or documents, kept from now on (no turn runs)."""
+        self.graph.update_state({"configurable": {"thread_id": conversation_id}}, values, as_node="verify")

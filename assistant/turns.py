@@ -40,6 +40,28 @@ class Source(Passage):
         return _earlier_names(data, {"document": "document_id"})
 
 
+class SourceGroup(BaseModel):
+    """The sources of one document, as a reader wants them: its title once, overlapping passages joined."""
+
+    document_id: str
+    title: str
+    passages: list[Source]  # best first; a joined passage keeps its best rank and score
+
+
+def _join(passages: list[Source]) -> list[Source]:
+    """Overlapping (or touching) passages of one document as one span each, best first."""
+    joined: list[Source] = []
+    for p in sorted(passages, key=lambda p: p.start):
+        last = joined[-1] if joined else None
+        if last is not None and p.start <= last.end:
+            if p.end > last.end:
+                last = last.model_copy(update={"end": p.end, "text": last.text + p.text[last.end - p.start:]})
+            joined[-1] = last.model_copy(update={"rank": min(last.rank, p.rank), "score": max(last.score, p.score)})
+        else:
+            joined.append(p)
+    return sorted(joined, key=lambda p: p.rank)
+
+
 class Turn(BaseModel):
     """One question and everything the assistant answered with."""
 
@@ -56,6 +78,14 @@ class Turn(BaseModel):
     error: str | None = None
     latency_ms: float = 0.0
     first_token_ms: float | None = None  # when the first words of the answer were ready (streamed by LLM engines)
+
+    def source_groups(self) -> list[SourceGroup]:
+        """The sources by document, the document with the best passage first; the same words appear once."""
+        by_document: dict[str, list[Source]] = {}
+        for source in sorted(self.sources, key=lambda s: s.rank):
+            by_document.setdefault(source.document_id, []).append(source)
+        return [SourceGroup(document_id=document, title=passages[0].title, passages=_join(passages))
+                for document, passages in by_document.items()]
 
     def flagged(self) -> list[tuple[str, str]]:
         """(sentence, reason) for each unsupported sentence of the answer."""

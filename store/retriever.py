@@ -136,5 +136,9 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = 60, key: Ca
 
 
 def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+    """1 / (1 + e^-x), for any x (-inf gives 0.0; no overflow for large |x|)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
 

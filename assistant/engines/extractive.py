@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from store import CrossEncoder, Passage
+from store import CrossEncoder, Passage, Span
 from store.chunking import sentence_spans
 from store.encoders import LateInteraction
 
@@ -41,14 +41,10 @@ SUMMARY_REDUNDANCY = 0.5  # how much a candidate's likeness to the chosen senten
 
 @dataclass(frozen=True)
 class ScoredSentence:
-    """A candidate sentence (the fields of a store.Span, kept a dataclass: hundreds are made per turn) with its
-    scores."""
+    """A candidate sentence: its span of the document, with its scores (rescored copies share the span)."""
 
-    document_id: str
+    span: Span
     title: str
-    start: int
-    end: int
-    text: str
     index: int  # position of the sentence in its document
     passage_rank: int
     ce_question: float = 0.0  # cross-encoder logit for the question alone
@@ -56,8 +52,20 @@ class ScoredSentence:
     score: float = 0.0  # the combined score that ranks candidates (-inf: out of the running)
 
     @property
-    def relevance(self) -> float:
-        return max(self.ce_question, self.ce_joined)
+    def document_id(self) -> str:
+        return self.span.document_id
+
+    @property
+    def start(self) -> int:
+        return self.span.start
+
+    @property
+    def end(self) -> int:
+        return self.span.end
+
+    @property
+    def text(self) -> str:
+        return self.span.text
 
 
 class ExtractiveEngine:
@@ -140,12 +148,14 @@ class ExtractiveEngine:
         if not chosen:
             return Draft(text="", quotes=[], refused=True)
         title = next((p.title for p in evidence.passages if p.document_id == document), document)
-        # a summary sentence's relevance is its centrality, as a logit (the sources show sigmoid(relevance))
-        picked = [ScoredSentence(document, title, spans[k][0], spans[k][1], text[spans[k][0]:spans[k][1]], k, 0,
-                                 ce_question=_logit(float(centrality[k])), ce_joined=_logit(float(centrality[k])))
+        # a summary sentence's score is its centrality, as a logit (the sources show sigmoid(score)); the summary
+        # reads in document order, its sources in the order of their scores
+        picked = [ScoredSentence(_span(document, text, *spans[k][:2]), title, k, 0,
+                                 ce_question=_logit(float(centrality[k])), ce_joined=_logit(float(centrality[k])),
+                                 score=_logit(float(centrality[k])))
                   for k in sorted(chosen)]
         return Draft(text=" ".join(f"{s.text} [{i}]" for i, s in enumerate(picked, start=1)),
-                     quotes=[_quote(s) for s in picked], ranked=picked)
+                     quotes=[_quote(s) for s in picked], ranked=sorted(picked, key=lambda s: -s.score))
 
     def _sentence_vectors(self, document: str, text: str, passages: Sequence[Passage]):
         """The document's summarisable sentences (spans) and their unit vectors, computed once per document."""
@@ -228,6 +238,11 @@ class ExtractiveEngine:
         return kept + [s for s in near if (s.document_id, s.index) not in have and s.text not in said]
 
 
+def _span(document_id: str, text: str, start: int, end: int) -> Span:
+    """The span of `text` [start, end) (built unvalidated: hundreds per turn, from offsets just computed)."""
+    return Span.model_construct(document_id=document_id, start=start, end=end, text=text[start:end])
+
+
 def _logit(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
@@ -296,7 +311,7 @@ def _neighbours(previous: tuple[str, int], passages: Sequence[Passage], index: _
     text = index.document_text(document)
     title = next((p.title for p in passages if p.document_id == document), document)
     return [
-        ScoredSentence(document, title, s, e, text[s:e], i, passage_rank=len(passages) + 1)
+        ScoredSentence(_span(document, text, s, e), title, i, passage_rank=len(passages) + 1)
         for i, (s, e, _) in enumerate(spans)
         if abs(i - at) <= NEIGHBOURS
     ]
@@ -318,17 +333,18 @@ def _candidate_sentences(passages: Sequence[Passage], index: _SentenceIndex) -> 
                 continue
             seen.add((passage.document_id, i))
             words.add(text[start:end])
-            out.append(ScoredSentence(passage.document_id, passage.title, start, end, text[start:end], i, rank))
+            out.append(ScoredSentence(_span(passage.document_id, text, start, end), passage.title, i, rank))
     return out
 
 
 def rank_passages(passages: Sequence[Passage], ranked: Sequence[ScoredSentence]) -> list[tuple[Passage, float | None]]:
-    """Passages in the order of their best-ranked sentence, with its cross-encoder logit; then the others as they came."""
+    """Passages in the order of their best-ranked sentence, with that sentence's score (the one `ranked` is ordered
+    by, so the scores fall as the order goes); then the others as they came."""
     first: dict[str, tuple[int, float]] = {}
     for order, sentence in enumerate(ranked):
         for p in passages:
             if p.document_id == sentence.document_id and p.start <= sentence.start < p.end:
-                first.setdefault(p.chunk_id, (order, sentence.relevance))
+                first.setdefault(p.chunk_id, (order, sentence.score))
     scored = sorted((p for p in passages if p.chunk_id in first), key=lambda p: first[p.chunk_id][0])
     return [(p, first[p.chunk_id][1]) for p in scored] + [(p, None) for p in passages if p.chunk_id not in first]
 
