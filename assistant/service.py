@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
+from store.web import is_url
 
 from assistant.analysis import analyse
 from assistant.chain import ConversationGraph
 from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
-from assistant.questions import MAX_QUESTION, QuestionError, clean_question  # noqa: F401  (part of the service's API)
+from assistant.questions import MAX_QUESTION, QuestionError, clean_question, one_line  # noqa: F401  (the service's API)
 from assistant.settings import REFUSE_BELOW, AssistantSettings, local_model_path  # noqa: F401  (likewise)
 from assistant.turns import Turn
 
@@ -37,10 +39,23 @@ class AddResult(BaseModel):
 
 class ConversationInfo(BaseModel):
     id: str
+    title: str  # the name the user gave it, else its first question
     turns: int
     first_question: str
+    updated: str  # when it last changed (ISO 8601, UTC)
+    documents: list[str] | None = None  # the documents it answers from (None: every indexed one)
+    said: str = Field("", exclude=True, repr=False)  # its title, questions and answers, casefolded
+
+    def matches(self, search: str) -> bool:
+        """Whether its title, questions or answers hold every word of `search`, in any case."""
+        return all(word in self.said for word in search.casefold().split())
 
 
+class ConversationError(Exception):
+    """A conversation that cannot be found or named; the message says what to do."""
+
+
+MAX_TITLE = 200
 PREPARE_DOCUMENTS = 50  # more documents than this are not read back to be prepared: each turn encodes what it needs
 
 
@@ -85,10 +100,11 @@ class Assistant:
         document = self.index.document(document_id)
         return document.text if document else ""
 
-    def add_paths(self, paths: list[Path], progress=None) -> AddResult:
-        """Load and index files and folders, and prepare them for questions; the good ones are indexed, the bad
-        ones reported."""
-        documents, report, failures = self.index.add_paths(paths, progress)
+    def add_paths(self, paths: Sequence[str | Path], progress=None) -> AddResult:
+        """Load and index files, folders and web pages (http(s) URLs), and prepare them for questions; the good
+        ones are indexed, the bad ones reported. A string that is no URL is a path (`~` is the home folder)."""
+        sources = [p if isinstance(p, str) and is_url(p) else Path(p).expanduser() for p in paths]
+        documents, report, failures = self.index.add_paths(sources, progress)
         self._scorer.prepare([d.text for d in documents])  # the texts are in hand; too many sentences: skipped
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
@@ -140,17 +156,53 @@ class Assistant:
     def turns(self, conversation_id: str) -> list[Turn]:
         return self.chain.turns(conversation_id)
 
-    def conversations(self) -> list[ConversationInfo]:
-        """Stored conversations, most recent first."""
-        seen: dict[str, None] = {}
+    def conversations(self, search: str = "") -> list[ConversationInfo]:
+        """Stored conversations, most recent first; with `search`, those whose title, questions or answers hold
+        every one of its words (in any case)."""
+        updated: dict[str, str] = {}
         for checkpoint in self.checkpointer.list(None):
-            seen.setdefault(checkpoint.config["configurable"]["thread_id"], None)
+            updated.setdefault(checkpoint.config["configurable"]["thread_id"], checkpoint.checkpoint["ts"])
         infos = []
-        for thread in seen:
-            turns = self.turns(thread)
-            if turns:
-                infos.append(ConversationInfo(id=thread, turns=len(turns), first_question=turns[0].question))
+        for thread, at in sorted(updated.items(), key=lambda item: item[1], reverse=True):
+            state = self.chain.state(thread)
+            turns = [Turn(**t) for t in state.get("turns", [])]
+            if not turns:
+                continue
+            title = state.get("title") or turns[0].question
+            info = ConversationInfo(id=thread, title=title, turns=len(turns), first_question=turns[0].question,
+                                    updated=at, documents=state.get("documents"),
+                                    said=" ".join([title, *(f"{t.question} {t.answer}" for t in turns)]).casefold())
+            if info.matches(search):
+                infos.append(info)
         return infos
+
+    def conversation(self, conversation_id: str) -> ConversationInfo:
+        """One stored conversation, or ConversationError."""
+        for info in self.conversations():
+            if info.id == conversation_id:
+                return info
+        raise ConversationError(f"no conversation {conversation_id}; see `assistant history` for the ids")
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        """Name a conversation (an empty title: it goes by its first question again)."""
+        title = one_line(title)
+        if len(title) > MAX_TITLE:
+            raise ConversationError(f"the title is {len(title)} characters long; keep it under {MAX_TITLE}")
+        self.conversation(conversation_id)
+        self.chain.update(conversation_id, title=title)
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete a conversation and every checkpoint of it, for good."""
+        self.conversation(conversation_id)
+        self.checkpointer.delete_thread(conversation_id)
+
+    def documents_of(self, conversation_id: str) -> list[str] | None:
+        """The documents a stored conversation answers from (None: every indexed one)."""
+        return self.chain.state(conversation_id).get("documents")
+
+    def set_documents(self, conversation_id: str, documents: list[str] | None) -> None:
+        """The documents a stored conversation answers from from now on (None: every indexed one)."""
+        self.chain.update(conversation_id, documents=documents)
 
 
 def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_model=None):

@@ -7,7 +7,7 @@ import json
 from rich.control import strip_control_codes
 from rich.markup import escape
 
-from assistant.console import UserError, err, out, store_settings
+from assistant.console import UserError, err, out, store_settings, when
 
 
 def _open_index(args):
@@ -78,7 +78,9 @@ def cmd_docs(args) -> int:
     elif not infos:
         err.print("[dim]nothing is indexed; add documents with `assistant index PATH`[/dim]")
     for info in infos:
-        out.print(f"{escape(info.id)}  {info.chunks:>5} chunks  {escape(info.title)}")
+        indexed = when(info.indexed_at) if info.indexed_at else "earlier"
+        source = f"  [dim]{escape(info.source)}[/dim]" if info.source not in ("", "inline", "bundled") else ""
+        out.print(f"{escape(info.id)}  {info.chunks:>5} chunks  {indexed}  {escape(info.title)}{source}")
     return 0
 
 
