@@ -14,7 +14,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from store import Index, StoreSettings, bundled_document
 from pilot import ask, wait_for
 from tui.app import AssistantApp
-from tui.screens import ConversationsScreen, DocumentScreen, HelpScreen
+from tui.screens import ConversationsScreen, DocumentScreen, DocumentsScreen, HelpScreen
 from tui.widgets import TurnView
 
 ARTICLE = bundled_document().text
@@ -47,7 +47,10 @@ async def test_a_conversation_shows_answers_searches_sources_and_highlights(make
         assert "34 dead" in first.turn.answer and "34 dead" in markdown_text(first)
         assert "[1]" in markdown_text(first)
         cards = app.sources.cards
-        assert len(cards) == len(first.turn.sources) >= 3
+        groups = first.turn.source_groups()
+        assert len(cards) == sum(len(g.passages) for g in groups) >= 2  # overlapping passages joined
+        titles = [str(t.render()) for t in app.sources.query(".source-title")]
+        assert titles == [g.title for g in groups] and len(set(titles)) == len(titles)  # each title once
         [citation] = first.turn.citations
         highlighted = [(card, span) for card in cards for span in card.highlights]
         assert highlighted, "the cited words are highlighted in a passage"
@@ -250,7 +253,7 @@ async def test_export_help_and_palette(make_app, tmp_path):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"New conversation", "Resume a conversation", "Export transcript", "Add a document",
+        assert {"New conversation", "Conversations", "Documents", "Export transcript", "Add a document",
                 "Engine: extractive", "Help"} <= titles
         await pilot.press("ctrl+n")
         assert app.turn_views == [] and app.conversation_id is None
@@ -412,10 +415,11 @@ async def test_every_slash_command_runs_and_every_command_is_in_the_help_and_the
             "/sources": lambda: app.sources.has_class("-hidden"),
             "/new": notified("New conversation."),
             "/history": shows(ConversationsScreen),
+            "/documents": shows(DocumentsScreen),
             "/resume [ID]": shows(ConversationsScreen),
             "/export [FILE]": notified("Nothing to export yet"),
             "/engine NAME": notified("Choose an engine"),
-            "/index [PATH]": shows(PromptScreen),
+            "/index [PATH|URL]": shows(PromptScreen),
             "/quit": lambda: not app.is_running,
         }
         assert list(seen) == [c.slash for c in COMMANDS if c.slash]

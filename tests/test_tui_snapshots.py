@@ -1,5 +1,6 @@
 """Snapshots of the chat UI (pytest-textual-snapshot): the first screen, an answered follow-up with its
-sources, the document view with the cited span highlighted, and the help. Update with --snapshot-update after
+sources grouped by document, the document view with the cited span highlighted, the help, and the documents and
+conversations screens. Update with --snapshot-update after
 a deliberate change, and look at the SVGs before committing them."""
 
 from __future__ import annotations
@@ -68,3 +69,33 @@ def test_help(snap_compare, make_assistant):
         await settle(pilot)
 
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 40), run_before=help_screen)
+
+
+def test_documents_screen(snap_compare, make_assistant, monkeypatch):
+    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")  # the same picture every day
+
+    async def documents(pilot):
+        await loaded(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DocumentsScreen")
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24), run_before=documents)
+
+
+def test_conversations_screen(snap_compare, make_assistant, monkeypatch):
+    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")
+    assistant = make_assistant()
+    assistant.ask("How many people were killed in the clashes?", "casualties")
+    assistant.ask("Where will the reintegration talks be held?", "talks")
+    assistant.rename("talks", "Where the talks are held")
+
+    async def conversations(pilot):
+        await loaded(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ConversationsScreen")
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24), run_before=conversations)

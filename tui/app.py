@@ -44,7 +44,7 @@ class AssistantApp(AssistantWork, App[None]):
     BINDINGS = bindings()
 
     def __init__(self, load: Callable[[], object], *, conversation_id: str | None = None,
-                 paths: Sequence[Path] = ()):
+                 paths: Sequence[str | Path] = ()):
         """`load` builds the `assistant.service.Assistant` (in a worker thread); `paths` are indexed at start-up
         and become the conversation's documents; `conversation_id` is resumed."""
         super().__init__()
@@ -57,7 +57,7 @@ class AssistantApp(AssistantWork, App[None]):
         self.documents: list[str] | None = None  # restricts retrieval (None: every indexed document)
         self.selected: TurnView | None = None
         self._answer_worker: Worker | None = None
-        self._catalog: list[tuple[str, int]] = []  # (title, chunks) of the indexed documents, for the welcome
+        self._catalog: list = []  # the store.DocumentInfo of every indexed document
         self._demo = False  # answering from the bundled demo article (the user has indexed nothing)
         self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
@@ -122,6 +122,11 @@ class AssistantApp(AssistantWork, App[None]):
         parts.append(f"conversation {self.conversation_id or 'new'}")
         if self._demo:
             parts.append("demo article")
+        elif self.documents is not None and self._catalog:
+            count, total = len(self.answering_from), len(self._catalog)
+            parts.append(f"answering from “{visible(self.answering_from[0].title)}”" if count == 1 else
+                         f"answering from {count} documents" if count == total else
+                         f"answering from {count} of {total} documents")
         if extra:
             parts.append(extra)
         self.query_one("#status", Static).update(Text(" · ".join(parts)))
@@ -133,17 +138,31 @@ class AssistantApp(AssistantWork, App[None]):
         if self.load_error:
             self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
             await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))
-        elif not self.turn_views:
+        elif not self.turn_views and not self.paths:  # with launch paths: greeted once they are indexed
             await self._welcome()
         self._update_status()
 
+    @property
+    def answering_from(self) -> list:
+        """The DocumentInfo of each document the conversation answers from."""
+        return [d for d in self._catalog if self.documents is None or d.id in self.documents]
+
+    async def _catalog_changed(self) -> None:
+        """The documents or the conversation's choice of them changed: say so in the greeting and the status."""
+        self._update_status()
+        self.sources.locations = {d.id: d.source for d in self._catalog}
+        if self.assistant is not None and not self.turn_views:
+            await self.conversation.query(".welcome").remove()
+            await self._welcome()
+
     async def _welcome(self) -> None:
-        if not self._catalog:
+        shown = self.answering_from
+        if not shown:
             return
-        count = len(self._catalog)
+        count = len(shown)
         lines = Text.assemble(("Ready. ", "bold"), f"Ask about {'this document' if count == 1 else f'these {count} documents'}:")
-        for title, chunks in self._catalog[:5]:
-            lines.append(f"\n  • {visible(title)} ({chunks} passages)")
+        for document in shown[:5]:
+            lines.append(f"\n  • {visible(document.title)} ({document.chunks} passages)")
         if count > 5:
             lines.append(f"\n  … and {count - 5} more")
         if self._demo:
@@ -293,6 +312,9 @@ class AssistantApp(AssistantWork, App[None]):
     def action_history(self) -> None:
         self._list_conversations()
 
+    def action_documents(self) -> None:
+        self._list_documents()
+
     def action_resume(self, conversation_id: str = "") -> None:
         """Resume `conversation_id`, or list the conversations to choose one."""
         if conversation_id:
@@ -320,12 +342,12 @@ class AssistantApp(AssistantWork, App[None]):
             self.notify(f"Choose an engine: /engine {' | '.join(ENGINES)}.", severity="warning")
 
     def action_index(self, path: str = "") -> None:
-        """Index the file or folder at `path`, or ask for one."""
+        """Index the file, folder or web page (URL) at `path`, or ask for one."""
         if path:
-            self._index([Path(path)])
+            self._index([path])
         else:
-            self.push_screen(PromptScreen("Add to the index (a file or folder):"),
-                             lambda path: self._index([Path(path)]) if path else None)
+            self.push_screen(PromptScreen("Add to the index (a file, a folder or an http(s) URL):"),
+                             lambda path: self._index([path]) if path else None)
 
     def _progress(self, done: int | None, total: int | None = None) -> None:
         """Show indexing progress (None: hide the bar); runs on the UI thread."""

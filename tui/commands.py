@@ -53,15 +53,17 @@ COMMANDS: tuple[Command, ...] = (
             title="Toggle sources"),
     Command("start a new conversation", "new_conversation", slash="/new", key="ctrl+n", footer="New",
             title="New conversation"),
-    Command("list past conversations to resume", "history", slash="/history", aliases=("conversations",),
-            key="ctrl+r", footer="Resume", title="Resume a conversation"),
+    Command("conversations: resume, search, rename, delete", "history", slash="/history", aliases=("conversations",),
+            key="ctrl+r", footer="Conversations", title="Conversations"),
+    Command("documents: choose the ones answered from, add, remove", "documents", slash="/documents",
+            aliases=("docs",), key="f3", footer="Documents", title="Documents"),
     Command("resume a conversation by id (without one: the list)", "resume", slash="/resume [ID]"),
     Command("write the transcript as Markdown (default conversation-ID.md)", "export", slash="/export [FILE]",
             key="ctrl+e", footer="Export", title="Export transcript"),
     Command("select the previous answer", "select_turn(-1)", key="ctrl+up"),
     Command("select the next answer", "select_turn(1)", key="ctrl+down"),
     Command(f"answer with {_engine_names()}", "engine", slash="/engine NAME", title="Engine", choices=ENGINES),
-    Command("add a file or folder (.txt .md .html .pdf) to the index", "index", slash="/index [PATH]",
+    Command("add a file, folder (.txt .md .html .pdf) or web page to the index", "index", slash="/index [PATH|URL]",
             title="Add a document"),
     Command("command palette: every command", "command_palette", key="ctrl+p", bind=False),
     Command("quit", "quit", slash="/quit", aliases=("exit",), key="ctrl+q", bind=False),
@@ -111,6 +113,6 @@ def help_table() -> str:
     """The help's Markdown table: every command with its slash form and key."""
     rows = ["| command | key | does |", "|---|---|---|", "|  | Enter | ask the question |"]
     for c in COMMANDS:
-        slash = f"`{c.slash}`" if c.slash else ""
+        slash = f"`{c.slash}`".replace("|", "\\|") if c.slash else ""  # a | in a cell would end it
         rows.append(f"| {slash} | {key_name(c.key) if c.key else ''} | {c.does} |")
     return "\n".join(rows)

@@ -1,16 +1,19 @@
-"""Modal screens: the whole document at a cited span, past conversations, a path prompt, and the help."""
+"""Modal screens: the whole document at a cited span, the conversations, the documents, a prompt, a
+confirmation, and the help."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, OptionList, TextArea
+from textual.widgets import Button, Input, Label, Markdown, OptionList, SelectionList, TextArea
 from textual.widgets.option_list import Option
-from textual.widgets.text_area import Selection
+from textual.widgets.selection_list import Selection
+from textual.widgets.text_area import Selection as TextSelection
 
+from assistant.console import when
 from tui.commands import help_table, key_of
 from tui.text import visible
 
@@ -49,9 +52,10 @@ class DocumentScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
     AUTO_FOCUS = "#document"
 
-    def __init__(self, title: str, text: str, start: int, end: int):
+    def __init__(self, title: str, text: str, start: int, end: int, source: str = ""):
         super().__init__()
         self.doc_title, self.text, self.start, self.end = title, visible(text), start, end
+        self.source = source if source not in ("", "inline", "bundled") else ""  # a path or a URL
 
     def _location(self, offset: int) -> tuple[int, int]:
         row = self.text.count("\n", 0, offset)
@@ -61,12 +65,14 @@ class DocumentScreen(ModalScreen[None]):
         with Vertical(id="dialog"):
             yield Label(Text.assemble((visible(self.doc_title), "bold"),
                                       (f"  characters {self.start}–{self.end}  (Esc closes)", "dim")))
+            if self.source:
+                yield Label(Text(visible(self.source), style="dim"), classes="document-source")
             yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document")
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
         area.cursor_blink = False  # a steady cursor at the quote (and stable snapshots)
-        area.selection = Selection(self._location(self.start), self._location(self.end))
+        area.selection = TextSelection(self._location(self.start), self._location(self.end))
         area.focus()
         self.call_after_refresh(area.scroll_cursor_visible, center=True, animate=False)
 
@@ -78,36 +84,181 @@ class DocumentScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConversationsScreen(ModalScreen[str | None]):
-    """Past conversations, most recent first; Enter resumes one."""
+class ConversationsScreen(ModalScreen[tuple | None]):
+    """Past conversations, most recent first, with their dates: / searches them, Enter resumes one, R renames it,
+    D deletes it (after a confirmation). Dismissed with ("resume" | "rename" | "delete", id[, title])."""
 
-    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
-    AUTO_FOCUS = "OptionList"
+    BINDINGS = [Binding("escape", "dismiss_none", "Close"), Binding("slash", "search", "Search"),
+                Binding("r", "rename", "Rename"), Binding("d,delete", "delete", "Delete"),
+                Binding("down", "to_list", show=False)]
+    AUTO_FOCUS = "#conversations"
 
-    def __init__(self, conversations):
+    def __init__(self, conversations, search: str = ""):
         super().__init__()
         self.conversations = conversations
+        self.search = search
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(Text("Resume a conversation (Enter), or Esc", style="bold"))
-            if self.conversations:
-                yield OptionList(*[
-                    Option(Text.assemble(f"{c.id}  {c.turns:>3} turns  ", visible(c.first_question)), id=c.id)
-                    for c in self.conversations
-                ])
-            else:
-                yield Label(Text("No stored conversations yet.", style="italic"))
+            yield Label(Text("Conversations — /: search · Enter: resume · R: rename · D: delete · Esc", style="bold"))
+            yield Input(self.search, placeholder="search the titles, questions and answers", id="search")
+            yield OptionList(id="conversations")
+            yield Label("", id="empty")
 
     def on_mount(self) -> None:
-        if self.conversations:
-            self.query_one(OptionList).highlighted = 0
+        self._fill(self.search)
+
+    @property
+    def shown(self) -> list:
+        return [c for c in self.conversations if c.matches(self.search)]
+
+    def _fill(self, search: str) -> None:
+        self.search = search
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options([
+            Option(Text.assemble((visible(c.title), "bold"), "\n",
+                                 (f"{when(c.updated)} · {c.turns} turn{'s' if c.turns != 1 else ''} · {c.id}", "dim")),
+                   id=c.id)
+            for c in self.shown
+        ])
+        if self.shown:
+            options.highlighted = 0
+        empty = ("No stored conversations yet." if not self.conversations else
+                 f"No conversation holds “{visible(search)}”." if not self.shown else "")
+        self.query_one("#empty", Label).update(Text(empty, style="italic"))
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_to_list(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._dismiss_with("resume")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self.dismiss(("resume", event.option.id))
+
+    def _highlighted(self) -> str | None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None or not options.option_count:
+            return None
+        return options.get_option_at_index(options.highlighted).id
+
+    def _dismiss_with(self, action: str) -> None:
+        if (conversation := self._highlighted()) is not None:
+            self.dismiss((action, conversation))
+
+    def action_rename(self) -> None:
+        if (conversation := self._highlighted()) is None:
+            return
+        current = next(c.title for c in self.conversations if c.id == conversation)
+        self.app.push_screen(PromptScreen("A title for the conversation (empty: its first question):", current,
+                                          allow_empty=True),
+                             lambda title: self.dismiss(("rename", conversation, title)) if title is not None else None)
+
+    def action_delete(self) -> None:
+        if (conversation := self._highlighted()) is None:
+            return
+        title = next(c.title for c in self.conversations if c.id == conversation)
+        self.app.push_screen(ConfirmScreen(f"Delete the conversation “{visible(title)}” for good?"),
+                             lambda yes: self.dismiss(("delete", conversation)) if yes else None)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+class DocumentsScreen(ModalScreen[tuple | None]):
+    """Every indexed document with its source, passages and when it was indexed; the checked ones are those the
+    conversation answers from. Space checks, U answers from the checked ones, A adds a file, folder or URL,
+    D removes one (after a confirmation). Dismissed with ("use", ids) | ("add", path) | ("remove", id)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close"), Binding("u", "use", "Answer from the checked"),
+                Binding("a", "add", "Add"), Binding("d,delete", "remove", "Remove")]
+    AUTO_FOCUS = "SelectionList"
+
+    def __init__(self, documents, chosen: list[str] | None, demo: bool = False):
+        super().__init__()
+        self.documents, self.chosen, self.demo = documents, chosen, demo
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(Text.assemble(("Documents", "bold"), ("  checked: answered from\n", "italic"),
+                                      ("Space: check · U: answer from the checked · A: add a file, folder or URL · "
+                                       "D: remove · Esc: close", "dim")))
+            if self.demo:
+                yield Label(Text("This is the bundled demo article: it steps aside once you add documents of your own.",
+                                 style="italic"))
+            yield SelectionList[str](*[
+                Selection(Text.assemble((_shortened(visible(d.title), 48), "bold"), "  ",  # a Selection shows one line
+                                        (f"{d.chunks} passages · indexed "
+                                         f"{when(d.indexed_at) if d.indexed_at else 'earlier'} · {visible(d.source)}",
+                                         "dim")),
+                          d.id, self.chosen is None or d.id in self.chosen)
+                for d in self.documents
+            ])
+            if not self.documents:
+                yield Label(Text("Nothing is indexed: press A to add a file, a folder or a web page.", style="italic"))
+
+    def _highlighted(self) -> str | None:
+        options = self.query_one(SelectionList)
+        if options.highlighted is None or not options.option_count:
+            return None
+        return options.get_option_at_index(options.highlighted).value
+
+    def action_use(self) -> None:
+        checked = self.query_one(SelectionList).selected
+        if not checked and self.documents:
+            self.notify("Check at least one document (Space) to answer from.", severity="warning")
+            return
+        every = {d.id for d in self.documents} <= set(checked)
+        self.dismiss(("use", None if every else [d.id for d in self.documents if d.id in checked]))
+
+    def action_add(self) -> None:
+        self.app.push_screen(PromptScreen("Add to the index (a file, a folder or an http(s) URL):"),
+                             lambda path: self.dismiss(("add", path)) if path else None)
+
+    def action_remove(self) -> None:
+        if (document := self._highlighted()) is None:
+            return
+        title = next(d.title for d in self.documents if d.id == document)
+        self.app.push_screen(ConfirmScreen(f"Remove “{visible(title)}” and its passages from the index?"),
+                             lambda yes: self.dismiss(("remove", document)) if yes else None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+def _shortened(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes-or-no question: Y (or Enter on Yes) confirms; N or Esc does not."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    AUTO_FOCUS = "#no"
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="small"):
+            yield Label(Text(self.question, style="bold"))
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -116,9 +267,9 @@ class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
     AUTO_FOCUS = "#prompt"
 
-    def __init__(self, prompt: str, value: str = ""):
+    def __init__(self, prompt: str, value: str = "", allow_empty: bool = False):
         super().__init__()
-        self.prompt, self.value = prompt, value
+        self.prompt, self.value, self.allow_empty = prompt, value, allow_empty
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="small"):
@@ -126,7 +277,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(self.value, id="prompt")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.dismiss(event.value.strip() if self.allow_empty else event.value.strip() or None)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

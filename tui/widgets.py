@@ -95,7 +95,8 @@ class TurnView(Vertical, can_focus=False):
 
 
 class SourceCard(Static, can_focus=True):
-    """A retrieved passage: rank, title and score, with every span the answer cites highlighted."""
+    """A retrieved passage (overlapping ones joined): rank and score, with every span the answer cites
+    highlighted; its document's title heads the group of cards above it."""
 
     def __init__(self, source, citations, selected: int | None):
         self.source = source
@@ -113,17 +114,19 @@ class SourceCard(Static, can_focus=True):
         body = Text(visible(s.text))
         for n, start, end in self.highlights:
             body.stylize(SELECTED_HIGHLIGHT if n == selected else HIGHLIGHT, start, end)
-        return Text.assemble((f"{s.rank}. {visible(s.title)}", "bold"), (f"  score {s.score:.2f}", "dim"),
+        return Text.assemble((f"{s.rank}.", "bold"), (f"  characters {s.start}–{s.end}  score {s.score:.2f}", "dim"),
                              (markers, "bold yellow"), "\n", body)
 
 
 class SourcesPane(VerticalScroll, can_focus=False):
-    """The sources of the selected answer, best first."""
+    """The sources of the selected answer by document, the best first: each document's title once, then its
+    passages, best first."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.turn = None
         self.citation: int | None = None
+        self.locations: dict[str, str] = {}  # document id -> its path or URL, shown under its title
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Sources of the selected answer appear here.", style="italic"), classes="placeholder")
@@ -134,8 +137,17 @@ class SourcesPane(VerticalScroll, can_focus=False):
         if turn is None or not turn.sources:
             await self.mount(Static(Text("No sources for this answer.", style="italic"), classes="placeholder"))
             return
-        cards = [SourceCard(s, turn.citations, citation) for s in turn.sources]
-        await self.mount_all(cards)
+        widgets, cards = [], []
+        for group in turn.source_groups():
+            title = Text(visible(group.title), style="bold")
+            location = self.locations.get(group.document_id, "")
+            if location not in ("", "inline", "bundled"):
+                title.append(f"\n{visible(location)}", style="dim not bold")
+            widgets.append(Static(title, classes="source-title"))
+            for passage in group.passages:
+                cards.append(SourceCard(passage, turn.citations, citation))
+                widgets.append(cards[-1])
+        await self.mount_all(widgets)
         target = next((c for c in cards if c.has_class("-selected")), None)
         if target is not None:
             self.call_after_refresh(target.scroll_visible, top=True, animate=False)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.worker import get_current_worker
 
-from tui.screens import ConversationsScreen, DocumentScreen
+from tui.screens import ConversationsScreen, DocumentScreen, DocumentsScreen
 from tui.widgets import TurnView
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class AssistantWork:
     documents: list[str] | None
     paths: list[Path]
     _assistant_ready: threading.Event
-    _catalog: list[tuple[str, int]]
+    _catalog: list  # store.DocumentInfo
     _demo: bool
 
     # --- start-up ----------------------------------------------------------------------
@@ -48,10 +48,12 @@ class AssistantWork:
             return
         self.assistant = assistant
         try:
-            self._catalog = [(d.title, d.chunks) for d in assistant.index.documents()]
+            self._catalog = assistant.index.documents()
             self._demo = assistant.index.demo
         except Exception:
             self._catalog, self._demo = [], False
+        if self.conversation_id:
+            self.documents = assistant.documents_of(self.conversation_id)
         self.call_from_thread(self._loaded)
         if self.paths:
             self._index_paths(self.paths, restrict=True)
@@ -111,41 +113,39 @@ class AssistantWork:
     @work(thread=True, exit_on_error=False, group="document")
     def _open_document(self, document: str, title: str, start: int, end: int) -> None:
         try:
-            text = self.assistant.document_text(document)
+            found = self.assistant.index.document(document)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
             return
-        if not text:
+        if found is None:
             self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
             return
-        self.call_from_thread(self.push_screen, DocumentScreen(title, text, start, end))
+        self.call_from_thread(self.push_screen, DocumentScreen(title, found.text, start, end, found.source))
 
     @work(thread=True, exit_on_error=False, group="index")
-    def _index(self, paths: list[Path]) -> None:
+    def _index(self, paths: list[str | Path]) -> None:
         self._assistant_ready.wait()
         if self.assistant is not None:
             self._index_paths(paths, restrict=self.documents is not None)
 
-    def _index_paths(self, paths: Sequence[Path], restrict: bool) -> None:
+    def _index_paths(self, paths: Sequence[str | Path], restrict: bool) -> None:
         self.call_from_thread(self._progress, 0)
 
         def progress(done: int, total: int) -> None:
             self.call_from_thread(self._progress, done, total)
 
         try:
-            result = self.assistant.add_paths([Path(p).expanduser() for p in paths], progress)
+            result = self.assistant.add_paths(paths, progress)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Indexing failed, nothing was half-written: {exc}", severity="error",
                                   timeout=15)
+            self._refresh_catalog()
             return
         finally:
             self.call_from_thread(self._progress, None)
         ids = [doc_id for doc_id, _ in result.documents]
-        if self._demo and ids:  # the bundled article steps aside for the user's first document
-            self._demo = False
-            self.call_from_thread(self._update_status)
         if restrict and ids:
-            self.documents = list(dict.fromkeys((self.documents or []) + ids))
+            self._use_documents(list(dict.fromkeys((self.documents or []) + ids)))
         elif restrict and self.documents is None and result.failures:
             # `assistant chat missing.txt`: nothing to restrict to; say what it answers from instead
             self.call_from_thread(self.notify, "None of the given files could be indexed: answering from every "
@@ -157,11 +157,12 @@ class AssistantWork:
                                   f"{len(result.removed)} gone from the folder, {result.chunks} chunks embedded).")
         for failure in result.failures:
             self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
+        self._refresh_catalog()  # the bundled article steps aside for the user's first document; greet
 
     # --- conversations -----------------------------------------------------------------
 
     @work(thread=True, exit_on_error=False, group="history")
-    def _list_conversations(self) -> None:
+    def _list_conversations(self, search: str = "") -> None:
         self._assistant_ready.wait()
         if self.assistant is None:
             return
@@ -170,11 +171,31 @@ class AssistantWork:
         except Exception as exc:
             self.call_from_thread(self.notify, f"Cannot list the conversations: {exc}", severity="error")
             return
-        self.call_from_thread(self.push_screen, ConversationsScreen(conversations), self._resume_chosen)
+        self.call_from_thread(self.push_screen, ConversationsScreen(conversations, search), self._conversation_chosen)
 
-    def _resume_chosen(self, conversation_id: str | None) -> None:
-        if conversation_id:
-            self._resume(conversation_id)
+    def _conversation_chosen(self, choice: tuple | None) -> None:
+        if choice is None:
+            return
+        if choice[0] == "resume":
+            self._resume(choice[1])
+        else:
+            self._change_conversation(*choice)
+
+    @work(thread=True, exit_on_error=False, group="history")
+    def _change_conversation(self, action: str, conversation_id: str, title: str = "") -> None:
+        """Rename or delete a stored conversation, then show the list again."""
+        try:
+            if action == "rename":
+                self.assistant.rename(conversation_id, title)
+                self.call_from_thread(self.notify, f"Renamed conversation {conversation_id}.")
+            else:
+                self.assistant.delete(conversation_id)
+                self.call_from_thread(self.notify, f"Deleted conversation {conversation_id}.")
+                if conversation_id == self.conversation_id:  # the one on screen: what follows starts a new one
+                    self.call_from_thread(self.action_new_conversation)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot {action} the conversation: {exc}", severity="error")
+        self._list_conversations()
 
     @work(thread=True, exit_on_error=False, group="history")
     def _resume(self, conversation_id: str) -> None:
@@ -185,7 +206,69 @@ class AssistantWork:
         if not turns:
             self.call_from_thread(self.notify, f"No conversation {conversation_id}; /history lists them.", severity="error")
             return
+        self.documents = self.assistant.documents_of(conversation_id)
         self.call_from_thread(self._show_turns, conversation_id, turns)
+
+    # --- the documents screen ------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="documents")
+    def _list_documents(self) -> None:
+        self._assistant_ready.wait()
+        if self.assistant is None:
+            return
+        try:
+            documents, demo = self.assistant.index.documents(), self.assistant.index.demo
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot list the documents: {exc}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, DocumentsScreen(documents, self.documents, demo), self._documents_chosen)
+
+    def _documents_chosen(self, choice: tuple | None) -> None:
+        if choice is None:
+            return
+        action, value = choice
+        if action == "add":
+            self._index([value])
+        elif action == "remove":
+            self._remove_document(value)
+        else:
+            self._answer_from(value)
+
+    @work(thread=True, exit_on_error=False, group="documents")
+    def _answer_from(self, documents: list[str] | None) -> None:
+        self._use_documents(documents)
+        self._refresh_catalog()
+
+    def _use_documents(self, documents: list[str] | None) -> None:
+        """Answer from these documents from now on (None: every one), and keep that with the conversation."""
+        self.documents = documents
+        try:
+            if self.conversation_id and self.assistant.turns(self.conversation_id):
+                self.assistant.set_documents(self.conversation_id, documents)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot keep the conversation's documents: {exc}", severity="error")
+
+    @work(thread=True, exit_on_error=False, group="documents")
+    def _remove_document(self, document_id: str) -> None:
+        try:
+            removed = self.assistant.index.remove(document_id)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot remove the document: {exc}", severity="error")
+            return
+        if self.documents is not None and document_id in self.documents:
+            self._use_documents([d for d in self.documents if d != document_id] or None)
+        self.call_from_thread(self.notify, "Removed it from the index." if removed else "It was no longer indexed.")
+        self._refresh_catalog()
+        self._list_documents()
+
+    def _refresh_catalog(self) -> None:
+        """Read again what the conversation answers from, for the greeting and the status line."""
+        try:
+            self._catalog = self.assistant.index.documents()
+            self._demo = self.assistant.index.demo
+        except Exception:  # the store went away: the next turn says so
+            return
+        self.call_from_thread(self._catalog_changed)
 
     @work(thread=True, exit_on_error=False, group="export")
     def _export(self, path: Path) -> None:
