@@ -71,17 +71,23 @@ def test_help(snap_compare, make_assistant):
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 40), run_before=help_screen)
 
 
-def test_documents_screen(snap_compare, make_assistant, monkeypatch):
-    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")  # the same picture every day
+def screen_opened_by(key: str, screen: str):
+    """A run_before that presses `key` and waits for the screen named `screen`."""
 
-    async def documents(pilot):
+    async def open_it(pilot):
         await loaded(pilot)
-        await pilot.press("f3")
-        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DocumentsScreen")
+        await pilot.press(key)
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == screen)
         await pilot.pause()
         await settle(pilot)
 
-    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24), run_before=documents)
+    return open_it
+
+
+def test_documents_screen(snap_compare, make_assistant, monkeypatch):
+    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")  # the same picture every day
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24),
+                        run_before=screen_opened_by("f3", "DocumentsScreen"))
 
 
 def test_conversations_screen(snap_compare, make_assistant, monkeypatch):
@@ -90,12 +96,5 @@ def test_conversations_screen(snap_compare, make_assistant, monkeypatch):
     assistant.ask("How many people were killed in the clashes?", "casualties")
     assistant.ask("Where will the reintegration talks be held?", "talks")
     assistant.rename("talks", "Where the talks are held")
-
-    async def conversations(pilot):
-        await loaded(pilot)
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ConversationsScreen")
-        await pilot.pause()
-        await settle(pilot)
-
-    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24), run_before=conversations)
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24),
+                        run_before=screen_opened_by("ctrl+r", "ConversationsScreen"))

@@ -84,7 +84,18 @@ class DocumentScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConversationsScreen(ModalScreen[tuple | None]):
+class _ListScreen(ModalScreen[tuple | None]):
+    """A list to act on: dismissed with what the user chose to do (None: Esc)."""
+
+    def _confirm(self, question: str, choice: tuple) -> None:
+        """Ask `question`; on yes, dismiss with `choice`."""
+        self.app.push_screen(ConfirmScreen(question), lambda yes: self.dismiss(choice) if yes else None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class ConversationsScreen(_ListScreen):
     """Past conversations, most recent first, with their dates: / searches them, Enter resumes one, R renames it,
     D deletes it (after a confirmation). Dismissed with ("resume" | "rename" | "delete", id[, title])."""
 
@@ -165,14 +176,10 @@ class ConversationsScreen(ModalScreen[tuple | None]):
         if (conversation := self._highlighted()) is None:
             return
         title = next(c.title for c in self.conversations if c.id == conversation)
-        self.app.push_screen(ConfirmScreen(f"Delete the conversation “{visible(title)}” for good?"),
-                             lambda yes: self.dismiss(("delete", conversation)) if yes else None)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
+        self._confirm(f"Delete the conversation “{visible(title)}” for good?", ("delete", conversation))
 
 
-class DocumentsScreen(ModalScreen[tuple | None]):
+class DocumentsScreen(_ListScreen):
     """Every indexed document with its source, passages and when it was indexed; the checked ones are those the
     conversation answers from. Space checks, U answers from the checked ones, A adds a file, folder or URL,
     D removes one (after a confirmation). Dismissed with ("use", ids) | ("add", path) | ("remove", id)."""
@@ -226,11 +233,7 @@ class DocumentsScreen(ModalScreen[tuple | None]):
         if (document := self._highlighted()) is None:
             return
         title = next(d.title for d in self.documents if d.id == document)
-        self.app.push_screen(ConfirmScreen(f"Remove “{visible(title)}” and its passages from the index?"),
-                             lambda yes: self.dismiss(("remove", document)) if yes else None)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
+        self._confirm(f"Remove “{visible(title)}” and its passages from the index?", ("remove", document))
 
 
 def _shortened(text: str, width: int) -> str:
