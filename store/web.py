@@ -3,6 +3,7 @@ bounded number of redirects; each failure is one LoadError naming the URL and th
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import socket
@@ -101,7 +102,7 @@ def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
                 if time.monotonic() > deadline:
                     raise LoadError(url, f"timed out: the page took more than {limits.total_timeout:g} s to "
                                          "arrive; try again later")
-            return bytes(body), kind, response.charset_encoding
+            return bytes(body), kind, _known_charset(response.charset_encoding)
     except httpx.TooManyRedirects:
         raise LoadError(url, f"redirected more than {limits.max_redirects} times (a redirect loop?); open it in a "
                              "browser and give the address it ends at") from None
@@ -115,6 +116,14 @@ def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
         raise LoadError(url, _connect_failure(exc, url)) from None
     except httpx.HTTPError as exc:  # the connection broke, a malformed answer, ...
         raise LoadError(url, f"could not be fetched ({exc or type(exc).__name__}); try again later") from None
+
+
+def _known_charset(name: str | None) -> str | None:
+    """The charset a page declares, if Python knows it (else the bytes are decoded as a file's would be)."""
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
 
 
 def _connect_failure(exc: Exception, url: str) -> str:

@@ -34,6 +34,7 @@ def test_a_page_becomes_its_article_with_the_pages_title_and_its_url_as_source(s
 
 def test_a_redirect_is_followed_and_plain_text_is_kept_as_it_is(server):
     assert "46 pilots" in fetch_url(server.url("/moved")).text
+    assert fetch_url(server.url("/odd-charset.txt")).text == "Café prices rose by 4 %."
     text = fetch_url(server.url("/notes.txt"))
     assert text.text.startswith("The harbour pilots of Vellmar") and text.title == "notes.txt"
 

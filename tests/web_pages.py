@@ -65,6 +65,8 @@ def _handler(pages: Pages):
                 self._send(302, "text/html", b"", {"Location": "/loop-again"})
             elif path == "/loop-again":
                 self._send(302, "text/html", b"", {"Location": "/loop"})
+            elif path == "/odd-charset.txt":  # a charset nobody knows: read as a file's bytes would be
+                self._send(200, "text/plain; charset=x-no-such-charset", "Café prices rose by 4 %.".encode())
             elif path == "/notes.txt":
                 self._send(200, "text/plain; charset=utf-8", "\n\n".join(pages.article).encode())
             elif path == "/slow":
