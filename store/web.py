@@ -69,7 +69,8 @@ def fetch_url(url: str, limits: FetchLimits = LIMITS) -> Document:
         if not text.strip():
             raise LoadError(url, "is an empty page; there is nothing to index")
     fallback = parsed.path.rstrip("/").rsplit("/", 1)[-1] or parsed.host
-    return Document(id=url_document_id(url), title=(title or fallback).strip(), text=text, source=url)
+    title = " ".join((title or "").split()) or fallback  # a page's title on one line
+    return Document(id=url_document_id(url), title=title, text=text, source=url)
 
 
 def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
