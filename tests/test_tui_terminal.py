@@ -20,7 +20,8 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str], command: str = COMMAND):
         self.screen = pyte.Screen(COLS, ROWS)
         self.stream = pyte.ByteStream(self.screen)
-        self.child = pexpect.spawn(command, args, env=env, dimensions=(ROWS, COLS))
+        # poll, not select: the suite before this may hold more than 1024 descriptors (Chroma stores it opened)
+        self.child = pexpect.spawn(command, args, env=env, dimensions=(ROWS, COLS), use_poll=True)
 
     @property
     def text(self) -> str:
