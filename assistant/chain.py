@@ -273,7 +273,12 @@ class ConversationGraph:
 
     def state(self, conversation_id: str) -> ConversationState:
         """The conversation's latest state ({} for one never stored)."""
-        return self.graph.get_state({"configurable": {"thread_id": conversation_id}}).values or {}
+        return self.state_at(conversation_id)[0]
+
+    def state_at(self, conversation_id: str) -> tuple[ConversationState, str | None]:
+        """The latest state and when it was stored (ISO 8601; None: never stored)."""
+        snapshot = self.graph.get_state({"configurable": {"thread_id": conversation_id}})
+        return snapshot.values or {}, snapshot.created_at
 
     def update(self, conversation_id: str, **values: Any) -> None:
         """Set the conversation's title or documents, kept from now on (no turn runs)."""

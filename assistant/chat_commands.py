@@ -90,25 +90,16 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _conversation_call(method, *values) -> None:
-    from assistant.service import ConversationError
-
-    try:
-        method(*values)
-    except ConversationError as exc:
-        raise UserError(str(exc)) from None
-
-
 def cmd_rename(args) -> int:
     assistant = _assistant(args)
-    _conversation_call(assistant.rename, args.id, args.title)
+    assistant.rename(args.id, args.title)
     title = assistant.conversation(args.id).title
     out.print(f"conversation {args.id} is now titled {_plain(title)!r}")
     return 0
 
 
 def cmd_delete(args) -> int:
-    _conversation_call(_assistant(args).delete, args.id)
+    _assistant(args).delete(args.id)
     out.print(f"deleted conversation {args.id}")
     return 0
 

@@ -15,6 +15,7 @@ from store.web import is_url
 
 from assistant.analysis import analyse
 from assistant.chain import ConversationGraph
+from assistant.console import UserError
 from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
 from assistant.questions import MAX_QUESTION, QuestionError, clean_question, one_line  # noqa: F401  (the service's API)
@@ -51,8 +52,9 @@ class ConversationInfo(BaseModel):
         return all(word in self.said for word in search.casefold().split())
 
 
-class ConversationError(Exception):
-    """A conversation that cannot be found or named; the message says what to do."""
+class ConversationError(UserError):
+    """A conversation that cannot be found or named; the message says what to do (the CLI prints it as any
+    user error)."""
 
 
 MAX_TITLE = 200
@@ -164,24 +166,18 @@ class Assistant:
             updated.setdefault(checkpoint.config["configurable"]["thread_id"], checkpoint.checkpoint["ts"])
         infos = []
         for thread, at in sorted(updated.items(), key=lambda item: item[1], reverse=True):
-            state = self.chain.state(thread)
-            turns = [Turn(**t) for t in state.get("turns", [])]
-            if not turns:
-                continue
-            title = state.get("title") or turns[0].question
-            info = ConversationInfo(id=thread, title=title, turns=len(turns), first_question=turns[0].question,
-                                    updated=at, documents=state.get("documents"),
-                                    said=" ".join([title, *(f"{t.question} {t.answer}" for t in turns)]).casefold())
-            if info.matches(search):
+            info = _conversation_info(thread, self.chain.state(thread), at)
+            if info is not None and info.matches(search):
                 infos.append(info)
         return infos
 
     def conversation(self, conversation_id: str) -> ConversationInfo:
         """One stored conversation, or ConversationError."""
-        for info in self.conversations():
-            if info.id == conversation_id:
-                return info
-        raise ConversationError(f"no conversation {conversation_id}; see `assistant history` for the ids")
+        state, at = self.chain.state_at(conversation_id)
+        info = _conversation_info(conversation_id, state, at) if at else None
+        if info is None:
+            raise ConversationError(f"no conversation {conversation_id}; see `assistant history` for the ids")
+        return info
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Name a conversation (an empty title: it goes by its first question again)."""
@@ -203,6 +199,17 @@ class Assistant:
     def set_documents(self, conversation_id: str, documents: list[str] | None) -> None:
         """The documents a stored conversation answers from from now on (None: every indexed one)."""
         self.chain.update(conversation_id, documents=documents)
+
+
+def _conversation_info(thread: str, state: dict, updated: str) -> ConversationInfo | None:
+    """What a conversation list shows of a stored state (None: it has no turn)."""
+    turns = [Turn(**t) for t in state.get("turns", [])]
+    if not turns:
+        return None
+    title = state.get("title") or turns[0].question
+    return ConversationInfo(id=thread, title=title, turns=len(turns), first_question=turns[0].question,
+                            updated=updated, documents=state.get("documents"),
+                            said=" ".join([title, *(f"{t.question} {t.answer}" for t in turns)]).casefold())
 
 
 def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_model=None):
