@@ -70,9 +70,10 @@ class Assistant:
         self.settings = settings
         self.index = index or Index(store_settings)
         self.index.ensure_demo()
-        encoder = cross_encoder or CrossEncoder()
+        encoder = cross_encoder or CrossEncoder(cache=store_settings.cache)
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
-        scorer = ExtractiveEngine(encoder, LateInteraction(), settings.refuse_below, embed=self.index.embeddings.embed)
+        scorer = ExtractiveEngine(encoder, LateInteraction(cache=store_settings.cache), settings.refuse_below,
+                                  embed=self.index.embeddings.embed)
         self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)

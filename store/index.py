@@ -60,7 +60,7 @@ class Index:
 
     def __init__(self, settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, client=None):
         self.settings = settings
-        self.embeddings = embeddings or OnnxEmbeddings()
+        self.embeddings = embeddings or OnnxEmbeddings(cache=settings.cache)
         self._follows_store = client is None  # reopen when another process writes (embedded stores)
         self.client = client if client is not None else self._connect()
         self._max_batch = self.client.get_max_batch_size()

@@ -11,9 +11,15 @@ scores are the same numbers as before; elsewhere they become those numbers.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
+
+RECAST = 1  # the version of what `unsaturating` makes: a cached recast of another version is made again
+logger = logging.getLogger(__name__)
 
 
 def unsaturating(path: Path) -> bytes:
@@ -38,3 +44,30 @@ def unsaturating(path: Path) -> bytes:
             tensor.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
             recast.add(name)
     return model.SerializeToString()
+
+
+def unsaturated(path: Path, sha256: str, cache: Path | None) -> bytes:
+    """`unsaturating(path)`, made once and kept in the `cache` folder with its own sha256: making it imports the
+    onnx package (about a second), reading it back costs a hash. `sha256` is the verified source model's; without
+    a cache folder, or when it cannot be written, the model is made each time."""
+    if cache is None:
+        return unsaturating(path)
+    model = cache / "models" / f"{sha256[:24]}-uint8-v{RECAST}.onnx"
+    recorded = model.with_name(model.name + ".sha256")
+    try:
+        data = model.read_bytes()
+        if hashlib.sha256(data).hexdigest() == recorded.read_text(encoding="ascii").strip():
+            return data
+        logger.info("making %s again: it does not match its recorded sha256", model)
+    except OSError:
+        pass
+    data = unsaturating(path)
+    try:
+        model.parent.mkdir(parents=True, exist_ok=True)
+        for target, content in ((model, data), (recorded, hashlib.sha256(data).hexdigest().encode("ascii"))):
+            tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+            tmp.write_bytes(content)
+            os.replace(tmp, target)  # the hash last: a reader between the two sees a mismatch and makes its own
+    except OSError as exc:  # a read-only or full disk: made again next time
+        logger.info("could not keep the recast model at %s: %s", model, exc)
+    return data

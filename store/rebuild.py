@@ -23,7 +23,7 @@ def rebuild(settings: StoreSettings, embeddings: OnnxEmbeddings | None = None, p
     opened is moved aside (kept) and a new one started."""
     with writing(settings):
         client, moved = _open_or_move_aside(settings)
-        embeddings = embeddings or OnnxEmbeddings()
+        embeddings = embeddings or OnnxEmbeddings(cache=settings.cache)
         signature = build_signature(embeddings, settings)
         report = IndexReport(moved_aside=str(moved) if moved else None)
         with store_errors(settings, "write to"):

@@ -84,6 +84,7 @@ class ExtractiveEngine:
         self.embed = embed
         self.late = late
         self._vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], np.ndarray]] = {}
+        self._recalled: set[tuple[str, int]] = set()  # documents whose saved sentence vectors were looked for
 
     def answer(self, evidence: Evidence, on_token: Callable[[str], None] | None = None) -> Draft:
         analysis = evidence.analysis or analyse(evidence.question)
@@ -174,10 +175,15 @@ class ExtractiveEngine:
 
     def prepare(self, texts: Sequence[str]) -> None:
         """Encode the sentences of these document texts for ColBERT now (a conversation's documents, before its
-        first question), unless there are too many: then each turn encodes the ones it needs."""
-        sentences = [text[s:e] for text in texts for s, e, _ in sentence_spans(text)]
-        if len(sentences) <= PREPARE_LIMIT:
-            self.late.encode(sentences)
+        first question), or read them back where an earlier process saved them; with too many sentences, only
+        read back: each turn encodes the ones it needs."""
+        documents = [[text[s:e] for s, e, _ in sentence_spans(text)] for text in texts]
+        encode = sum(map(len, documents)) <= PREPARE_LIMIT
+        for sentences in documents:  # a document at a time: saved on disk by its sentences, read back next time
+            if encode:
+                self.late.encode_document(sentences)
+            else:
+                self.late.recall(sentences)
 
     def refuses(self, ranked: Sequence[ScoredSentence], evidence: Evidence) -> bool:
         """No sentence answers the question taken alone (calibrated in benchmarks/coqa_refusal.py: joining a
@@ -199,6 +205,7 @@ class ExtractiveEngine:
             previous = None  # the question is about another document ("In the library story, ...")
         cited = {spans_of.locate(doc, start) for doc, start in evidence.cited}
         candidates = _candidate_sentences(evidence.passages, spans_of)
+        self._recall(spans_of, {s.document_id for s in candidates})
         near = _neighbours(previous, evidence.passages, spans_of) if previous else []
         pruned = self._prune(candidates, near, evidence.question)
         if not pruned:
@@ -227,6 +234,17 @@ class ExtractiveEngine:
             ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
+
+    def _recall(self, spans_of: _SentenceIndex, documents: set[str]) -> None:
+        """Read back the sentence vectors saved for these documents (by `prepare`, in this process or an earlier
+        one), once per document text."""
+        for document in sorted(documents):
+            text = spans_of.document_text(document)
+            if (document, hash(text)) not in self._recalled:
+                if len(self._recalled) > 1024:
+                    self._recalled.clear()
+                self._recalled.add((document, hash(text)))
+                self.late.recall([text[s:e] for s, e, _ in spans_of.spans(document)])
 
     def _prune(self, sentences: list[ScoredSentence], near: list[ScoredSentence], question: str) -> list[ScoredSentence]:
         """The sentences ColBERT ranks best for the question (ties: better passages first), plus those near the
