@@ -1,6 +1,8 @@
 """Start-up of the chat UI, as a user sees it: the installed `assistant` command in a pseudo-terminal, timed
 from launch to (1) the window on screen, (2) "Ready" (models and index loaded), and (3) the first answer to a
 question typed as soon as the window appears -- on the bundled article, with an index that already exists.
+The cache folder (what is derived from the models) starts empty: the first run makes it, as a user's first start
+after indexing does; the table gives the median of all runs and the first run beside it.
 
 Beside it, in the same run: a minimal Textual app (the floor for a window) and `assistant ask` (the same answer
 from the command line, no UI). Median of --runs.
@@ -82,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         # PYTHONPATH: the console script runs this checkout, not the one an editable install points at
         env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=f"{tmp}/store",
-                   ASSISTANT_CONVERSATIONS=f"{tmp}/conversations.sqlite",
+                   ASSISTANT_CONVERSATIONS=f"{tmp}/conversations.sqlite", ASSISTANT_CACHE=f"{tmp}/cache",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         # the index exists already, as for every start but the very first
         subprocess.run([BIN / "assistant", "index"], env=env, check=True, capture_output=True)
@@ -106,15 +108,16 @@ def main() -> None:
             assert ANSWER.search(out.stdout), out.stdout + out.stderr
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), flush=True)
     median = {k: round(statistics.median(v), 2) for k, v in rows.items()}
-    print(f"\n### Start-up, median of {args.runs} runs (seconds from launch)\n")
-    print(table(["what", "seconds", "target"], [
-        ["minimal Textual app: window (baseline)", median["minimal"], ""],
-        ["`assistant`: window on screen", median["window"], "≤ 1.0"],
-        ["`assistant`: models and index loaded (Ready)", median["ready"], ""],
-        ["`assistant`: first answer, question typed at once", median["answer"], "≤ 2.0"],
-        ["`assistant ask` (no UI): same answer (baseline)", median["cli"], ""],
+    first = {k: round(v[0], 2) for k, v in rows.items()}
+    print(f"\n### Start-up, median of {args.runs} runs, and the first run (seconds from launch)\n")
+    print(table(["what", "median", "first run", "target"], [
+        ["minimal Textual app: window (baseline)", median["minimal"], first["minimal"], ""],
+        ["`assistant`: window on screen", median["window"], first["window"], "≤ 1.0"],
+        ["`assistant`: models and index loaded (Ready)", median["ready"], first["ready"], ""],
+        ["`assistant`: first answer, question typed at once", median["answer"], first["answer"], "≤ 2.0"],
+        ["`assistant ask` (no UI): same answer (baseline)", median["cli"], first["cli"], ""],
     ]))
-    path = write_results("startup", {"runs": args.runs, "median": median, "all": rows})
+    path = write_results("startup", {"runs": args.runs, "median": median, "first": first, "all": rows})
     print(f"results: {path}")
 
 
