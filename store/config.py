@@ -82,7 +82,8 @@ class StoreSettings(ConfiguredSettings):
     chroma_url: str | None = Field(default=None, description="http://HOST:PORT of a Chroma server; overrides `store`")
     collection: str = "documents"
     cache: Path = Field(default_factory=lambda: user_cache_path("evidence-assistant", appauthor=False),
-                        description="derived data that can be rebuilt (the BM25 index of a Chroma server's collection)")
+                        description="derived data that can be made again: the BM25 index of a Chroma server's "
+                        "collection, documents' sentence vectors, recast models")
     chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=100, le=8000)
     chunk_overlap: int = Field(default=DEFAULT_CHUNK_OVERLAP, ge=0)
 

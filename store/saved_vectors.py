@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,9 @@ class SavedVectors:
         files = []
         for entry in os.scandir(self.folder):
             if entry.name.endswith(".npz") and ".tmp-" not in entry.name:
-                stat = entry.stat()
-                files.append((stat.st_mtime, stat.st_size, entry.path))
+                with suppress(FileNotFoundError):  # another process pruned it meanwhile
+                    stat = entry.stat()
+                    files.append((stat.st_mtime, stat.st_size, entry.path))
         total = sum(size for _, size, _ in files)
         for _, size, path in sorted(files):
             if total <= self.limit:
