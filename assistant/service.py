@@ -11,7 +11,6 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
-from store.web import is_url
 
 from assistant.analysis import analyse
 from assistant.chain import ConversationGraph
@@ -106,8 +105,7 @@ class Assistant:
     def add_paths(self, paths: Sequence[str | Path], progress=None) -> AddResult:
         """Load and index files, folders and web pages (http(s) URLs), and prepare them for questions; the good
         ones are indexed, the bad ones reported. A string that is no URL is a path (`~` is the home folder)."""
-        sources = [p if isinstance(p, str) and is_url(p) else Path(p).expanduser() for p in paths]
-        documents, report, failures = self.index.add_paths(sources, progress)
+        documents, report, failures = self.index.add_paths(paths, progress)
         self._scorer.prepare([d.text for d in documents])  # the texts are in hand; too many sentences: skipped
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,

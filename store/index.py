@@ -264,7 +264,8 @@ class Index:
 
     def add_paths(self, paths: Sequence[Path | str], progress: Callable[[int, int], None] | None = None
                   ) -> tuple[list[Document], IndexReport, list[LoadError]]:
-        """Index files, folders and web pages (an http(s) URL as a string; any other string is a path)
+        """Index files, folders and web pages (an http(s) URL as a string; any other string is a path, `~` the home
+        folder)
         incrementally: new and changed ones are embedded, unchanged ones cost a read (a fetch for a page) and a hash,
         and the documents of a given folder whose files are gone from it are removed. Nothing is fetched but the
         URLs given.
@@ -272,7 +273,7 @@ class Index:
         from store.web import fetch_url, is_url
 
         urls = [p for p in paths if isinstance(p, str) and is_url(p)]
-        files = [Path(p) for p in paths if p not in urls]
+        files = [Path(p).expanduser() for p in paths if p not in urls]
         documents, failures = load_paths(files)
         for url in urls:
             try:

@@ -198,3 +198,11 @@ def test_reindexing_a_folder_embeds_only_new_and_changed_files_and_drops_vanishe
     assert second.chunks_embedded == sum(len(chunk_document(d)) for d in changed)  # a.txt cost nothing
     assert sorted(Path(d.source).name for d in index.documents()) == ["a.txt", "b.txt", "d.txt"]
     assert {c.document_id for c in index.all_chunks()} == {d.id for d in index.documents()}
+
+
+def test_a_path_given_from_the_home_folder_is_indexed(index, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "notes.txt").write_text("Echo returned home on Friday.", encoding="utf-8")
+    documents, report, failures = index.add_paths(["~/notes.txt"])  # as typed in the UI: no shell to expand it
+    assert not failures and len(report.added) == 1
+    assert documents[0].source == str((tmp_path / "notes.txt").resolve())
