@@ -18,6 +18,7 @@ from pathlib import Path
 
 from store.config import StoreSettings
 from store.errors import StoreBusy
+from store.files import write_whole
 
 LOCK_FILE, GENERATION_FILE = "assistant-write.lock", "assistant-generation"
 
@@ -152,9 +153,7 @@ def _release(folder: Path) -> None:
         del _HELD[key]
         generation = uuid.uuid4().hex
         with suppress(OSError):  # a read-only or full store cannot have been written to either
-            tmp = folder / f"{GENERATION_FILE}.{os.getpid()}"
-            tmp.write_text(generation, encoding="ascii")
-            os.replace(tmp, folder / GENERATION_FILE)
+            write_whole(folder / GENERATION_FILE, generation.encode("ascii"))
             if key in _CLIENTS:  # this process's client saw its own writes
                 _CLIENTS[key] = (_CLIENTS[key][0], generation)
         fcntl.flock(fd, fcntl.LOCK_UN)

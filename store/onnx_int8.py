@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
+
+from store.files import write_whole
 
 RECAST = 1  # the version of what `unsaturating` makes: a cached recast of another version is made again
 logger = logging.getLogger(__name__)
@@ -63,11 +64,9 @@ def unsaturated(path: Path, sha256: str, cache: Path | None) -> bytes:
         pass
     data = unsaturating(path)
     try:
-        model.parent.mkdir(parents=True, exist_ok=True)
-        for target, content in ((model, data), (recorded, hashlib.sha256(data).hexdigest().encode("ascii"))):
-            tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-            tmp.write_bytes(content)
-            os.replace(tmp, target)  # the hash last: a reader between the two sees a mismatch and makes its own
+        write_whole(model, data)
+        # the hash last: a reader between the two writes sees a mismatch and makes its own
+        write_whole(recorded, hashlib.sha256(data).hexdigest().encode("ascii"))
     except OSError as exc:  # a read-only or full disk: made again next time
         logger.info("could not keep the recast model at %s: %s", model, exc)
     return data

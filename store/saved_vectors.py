@@ -9,6 +9,7 @@ used files go once the folder holds more than `limit` bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
+
+from store.files import write_whole
 
 LIMIT = 256 * 1024 * 1024
 logger = logging.getLogger(__name__)
@@ -54,20 +57,18 @@ class SavedVectors:
         return np.split(vectors, np.cumsum(rows)[:-1])
 
     def write(self, texts: Sequence[str], vectors: Sequence[np.ndarray]) -> None:
-        """Save the vectors of these texts (best effort: a read-only or full disk only costs the encoding next
-        time); written whole under a temporary name, then renamed in."""
+        """Save the vectors of these texts, written whole (best effort: a read-only or full disk only costs the
+        encoding next time)."""
         path = self._file(texts)
-        tmp = path.with_name(f"{path.stem}.tmp-{os.getpid()}.npz")
+        rows = np.array([len(v) for v in vectors], dtype=np.int32)
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, self.dimension), dtype=np.float16)
+        content = io.BytesIO()
+        np.savez(content, vectors=matrix.astype(np.float16), rows=rows)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            rows = np.array([len(v) for v in vectors], dtype=np.int32)
-            matrix = np.concatenate(vectors) if vectors else np.zeros((0, self.dimension), dtype=np.float16)
-            np.savez(tmp, vectors=matrix.astype(np.float16), rows=rows)
-            os.replace(tmp, path)
+            write_whole(path, content.getvalue())
             self._prune()
         except OSError as exc:
             logger.info("could not save sentence vectors at %s: %s", path, exc)
-            tmp.unlink(missing_ok=True)
 
     def _prune(self) -> None:
         files = []
