@@ -102,10 +102,11 @@ class Assistant:
         document = self.index.document(document_id)
         return document.text if document else ""
 
-    def add_paths(self, paths: Sequence[str | Path], progress=None) -> AddResult:
+    def add_paths(self, paths: Sequence[str | Path], progress=None, fetching=None) -> AddResult:
         """Load and index files, folders and web pages (http(s) URLs), and prepare them for questions; the good
-        ones are indexed, the bad ones reported. A string that is no URL is a path (`~` is the home folder)."""
-        documents, report, failures = self.index.add_paths(paths, progress)
+        ones are indexed, the bad ones reported. A string that is no URL is a path (`~` is the home folder).
+        `progress` and `fetching` are told how the embedding and each page's download go (`Index.add_paths`)."""
+        documents, report, failures = self.index.add_paths(paths, progress, fetching)
         self._scorer.prepare([d.text for d in documents])  # the texts are in hand; too many sentences: skipped
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,

@@ -18,19 +18,42 @@ def _open_index(args):
     return index
 
 
+class _IndexingBar:
+    """What `assistant index` shows on a terminal while it works: each page's download, then the embedding."""
+
+    def __init__(self, bar):
+        self.bar, self.embedding_task, self.fetch_tasks = bar, None, {}
+
+    def embedding(self, done: int, total: int) -> None:
+        if self.embedding_task is None:  # every page is in: the embedding follows the downloads
+            for task in self.fetch_tasks.values():
+                self.bar.remove_task(task)
+            self.fetch_tasks.clear()
+            self.embedding_task = self.bar.add_task("embedding", total=total, amount="")
+        self.bar.update(self.embedding_task, completed=done, total=total, amount=f"{done}/{total} chunks")
+
+    def fetching(self, url: str, got: int, declared: int | None) -> None:
+        from rich.filesize import decimal
+
+        task = self.fetch_tasks.get(url)
+        if task is None:
+            shown = url if len(url) <= 60 else url[:59] + "…"
+            task = self.fetch_tasks[url] = self.bar.add_task(f"fetching {shown}", total=declared, amount="")
+        self.bar.update(task, completed=got, total=declared,
+                        amount=decimal(got) + (f" of {decimal(declared)}" if declared else ""))
+
+
 def cmd_index(args) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from store import rebuild
     settings = store_settings(args)
     with Progress(
-        TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.fields[amount]}", markup=False),
+        TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal,
     ) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        shown = _IndexingBar(bar)
+        progress = shown.embedding
 
         if args.rebuild:
             report = rebuild(settings, progress=progress)
@@ -48,7 +71,7 @@ def cmd_index(args) -> int:
                 out.print(f"removed {escape(doc_id)}")
             else:
                 err.print(f"error: no document {escape(doc_id)}; see `assistant docs` for the ids")
-        documents, report, failures = index.add_paths(args.paths, progress)
+        documents, report, failures = index.add_paths(args.paths, progress, shown.fetching)
     for doc in documents:
         state = "new" if doc.id in report.added else "updated" if doc.id in report.updated else "unchanged"
         out.print(f"{state:9} {escape(doc.id)}  {escape(doc.title)}")

@@ -9,6 +9,7 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from store.documents import Document, LoadError, _decode
@@ -29,6 +30,8 @@ class FetchLimits:
 
 LIMITS = FetchLimits()
 
+Received = Callable[[int, "int | None"], None]  # bytes of the page received so far, and how many it said it has
+
 
 def is_url(text: str) -> bool:
     """Whether a command-line argument names a web page rather than a file."""
@@ -45,9 +48,10 @@ def url_document_id(url: str) -> str:
     return f"{slug}-{hashlib.sha256(str(parsed).encode()).hexdigest()[:10]}"
 
 
-def fetch_url(url: str, limits: FetchLimits = LIMITS) -> Document:
+def fetch_url(url: str, limits: FetchLimits = LIMITS, received: Received | None = None) -> Document:
     """Fetch a page and keep its article text (trafilatura: the article, not the page's chrome), titled by the page
-    and with the URL as its source; or raise LoadError saying why not."""
+    and with the URL as its source; or raise LoadError saying why not. `received(bytes, declared)` is told how
+    the download goes: once when the server answers (0 bytes), then after each piece of the page."""
     import httpx
 
     url = url.strip()
@@ -57,7 +61,7 @@ def fetch_url(url: str, limits: FetchLimits = LIMITS) -> Document:
         raise LoadError(url, f"is not a valid web address ({exc}); check it") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise LoadError(url, "is not an http(s) address with a host; give one like https://example.com/article")
-    body, kind, charset = _download(url, limits)
+    body, kind, charset = _download(url, limits, received)
     if kind in HTML_TYPES or (not kind and body.lstrip()[:1] == b"<"):
         text, title = _article(body, charset, url)
         if not _reads_as_prose(text):
@@ -73,7 +77,7 @@ def fetch_url(url: str, limits: FetchLimits = LIMITS) -> Document:
     return Document(id=url_document_id(url), title=title, text=text, source=url)
 
 
-def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
+def _download(url: str, limits: FetchLimits, received: Received | None) -> tuple[bytes, str, str | None]:
     """The page's bytes, media type and charset, within the limits."""
     import httpx
 
@@ -93,13 +97,18 @@ def _download(url: str, limits: FetchLimits) -> tuple[bytes, str, str | None]:
             too_big = (f"is larger than {limits.max_bytes / 2**20:g} MiB, more than a web page should be; "
                        "download it and index the file")
             length = response.headers.get("content-length", "")
-            if length.isdigit() and int(length) > limits.max_bytes:
+            declared = int(length) if length.isdigit() else None
+            if declared is not None and declared > limits.max_bytes:
                 raise LoadError(url, too_big)
             body = bytearray()
+            if received:
+                received(0, declared)
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > limits.max_bytes:
                     raise LoadError(url, too_big)
+                if received:
+                    received(len(body), declared)
                 if time.monotonic() > deadline:
                     raise LoadError(url, f"timed out: the page took more than {limits.total_timeout:g} s to "
                                          "arrive; try again later")

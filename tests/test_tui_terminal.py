@@ -111,3 +111,17 @@ def test_indexing_a_file_shows_a_progress_bar_in_a_terminal(tmp_path):
     term.child.expect(pexpect.EOF, timeout=30)
     term.child.close()
     assert term.child.exitstatus == 0
+
+
+def test_indexing_a_url_shows_its_download_then_its_embedding_in_a_terminal(tmp_path):
+    from web_pages import PageServer
+
+    env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=str(tmp_path / "store"))
+    with PageServer() as server:
+        url = server.url("/trickle")
+        term = Terminal(["index", url], env)
+        term.wait_for(rf"fetching {re.escape(url)} .*━.* [\d.]+ (bytes|kB) of [\d.]+ kB", timeout=120)
+        term.wait_for(r"1 added, 0 updated, 0 unchanged, 0 removed; \d+ chunks embedded", timeout=120)
+        term.child.expect(pexpect.EOF, timeout=30)
+        term.child.close()
+    assert term.child.exitstatus == 0

@@ -13,7 +13,7 @@ import pytest
 from processes import free_port, run_assistant
 from store import Index, LoadError, StoreSettings
 from store.web import FetchLimits, fetch_url, is_url
-from web_pages import ARTICLE_TITLE, PageServer
+from web_pages import ARTICLE_TITLE, TRICKLE_PIECES, PageServer
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,16 @@ def test_a_page_becomes_its_article_with_the_pages_title_and_its_url_as_source(s
     for chrome in ("Subscribe now", "Cookie settings", "Section 3"):
         assert chrome not in document.text
     assert fetch_url(server.url("/article")).id == document.id  # the same page: the same document
+
+
+def test_a_download_is_told_as_it_goes_from_the_servers_answer_to_its_last_byte(server):
+    told = []
+    document = fetch_url(server.url("/trickle"), received=lambda got, declared: told.append((got, declared)))
+    assert "41 of the port's 46 pilots" in document.text
+    size = told[-1][0]
+    assert told[0] == (0, size) and told[-1] == (size, size)  # the declared length, from the first word on
+    assert len(told) >= 1 + TRICKLE_PIECES  # each piece as it arrives, not only the end
+    assert [got for got, _ in told] == sorted(got for got, _ in told)
 
 
 def test_a_redirect_is_followed_and_plain_text_is_kept_as_it_is(server):

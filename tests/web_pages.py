@@ -1,4 +1,5 @@
 """A real HTTP server on loopback serving the pages the URL tests fetch: an article whose text can be changed, and
+a page that trickles in, and
 each way a fetch goes wrong (slow, a redirect loop, 404 and 500, a PDF, an enormous body, a page of links)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ARTICLE_TITLE = "Harbour pilots strike over night shifts"
+TRICKLE_PIECES, TRICKLE_PAUSE = 4, 0.4
 
 
 def article_html(paragraphs: list[str], title: str = ARTICLE_TITLE) -> str:
@@ -72,6 +74,17 @@ def _handler(pages: Pages):
             elif path == "/slow":
                 time.sleep(3)
                 self._send(200, "text/html", article_html(pages.article).encode())
+            elif path == "/trickle":  # the article in four pieces, 0.4 s apart, its length said up front
+                body = article_html(pages.article).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                step = -(-len(body) // TRICKLE_PIECES)
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start:start + step])
+                    self.wfile.flush()
+                    time.sleep(TRICKLE_PAUSE)
             elif path == "/broken":
                 self._send(500, "text/html", b"<h1>Internal Server Error</h1>")
             elif path == "/report.pdf":

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
+from rich.filesize import decimal
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -61,6 +62,7 @@ class AssistantApp(AssistantWork, App[None]):
         self._demo = False  # answering from the bundled demo article (the user has indexed nothing)
         self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
+        self._activity = ""  # what the indexing is doing, for the status line ("fetching …", "embedding …")
 
     # --- layout ------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class AssistantApp(AssistantWork, App[None]):
             last_resort.daemon = True
             last_resort.start()
 
-    def _update_status(self, extra: str = "") -> None:
+    def _update_status(self) -> None:
         parts = []
         if self.assistant is not None:
             engine = self.assistant.engine
@@ -127,8 +129,8 @@ class AssistantApp(AssistantWork, App[None]):
             parts.append(f"answering from “{visible(self.answering_from[0].title)}”" if count == 1 else
                          f"answering from {count} documents" if count == total else
                          f"answering from {count} of {total} documents")
-        if extra:
-            parts.append(extra)
+        if self._activity:
+            parts.append(self._activity)
         self.query_one("#status", Static).update(Text(" · ".join(parts)))
 
     # --- start-up ----------------------------------------------------------------------
@@ -350,11 +352,20 @@ class AssistantApp(AssistantWork, App[None]):
                              lambda path: self._index([path]) if path else None)
 
     def _progress(self, done: int | None, total: int | None = None) -> None:
-        """Show indexing progress (None: hide the bar); runs on the UI thread."""
+        """Show indexing progress (None: hide the bar), the chunks embedded of `total`; runs on the UI thread."""
         bar = self.query_one("#progress", ProgressBar)
         bar.set_class(done is not None, "-active")
         if done is not None:
             bar.update(total=total, progress=done)
+        self._activity = ("" if done is None else f"embedding {done}/{total} chunks" if total else "indexing…")
+        self._update_status()
+
+    def _fetching(self, url: str, got: int, declared: int | None) -> None:
+        """Show a web page's download: the bytes received of those it declared (if it did)."""
+        self.query_one("#progress", ProgressBar).update(total=declared, progress=got)
+        shown = visible(url) if len(url) <= 60 else visible(url[:59]) + "…"
+        self._activity = f"fetching {shown}: {decimal(got)}" + (f" of {decimal(declared)}" if declared else "")
+        self._update_status()
 
     # --- commands (their table is tui.commands.COMMANDS) ----------------------------------------
 

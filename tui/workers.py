@@ -2,12 +2,13 @@
 back to the UI thread with `call_from_thread` -- a worker never touches a widget itself.
 
 `AssistantWork` is the worker half of `tui.app.AssistantApp`; the `_loaded`, `_show_turns`, `_finished`,
-`_failed`, `_progress` and `_update_status` it calls back are the app's.
+`_failed`, `_progress`, `_fetching` and `_update_status` it calls back are the app's.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,8 @@ from tui.widgets import TurnView
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
+
+FETCH_TELL_EVERY = 0.1  # seconds between two updates of a page's download on screen
 
 
 class AssistantWork:
@@ -134,8 +137,16 @@ class AssistantWork:
         def progress(done: int, total: int) -> None:
             self.call_from_thread(self._progress, done, total)
 
+        told = {"at": 0.0}
+
+        def fetching(url: str, got: int, declared: int | None) -> None:
+            now = time.monotonic()
+            if got in (0, declared) or now - told["at"] >= FETCH_TELL_EVERY:  # the UI thread is not flooded
+                told["at"] = now
+                self.call_from_thread(self._fetching, url, got, declared)
+
         try:
-            result = self.assistant.add_paths(paths, progress)
+            result = self.assistant.add_paths(paths, progress, fetching)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Indexing failed, nothing was half-written: {exc}", severity="error",
                                   timeout=15)
