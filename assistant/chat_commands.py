@@ -86,7 +86,8 @@ def cmd_history(args) -> int:
         out.print(f"no conversation holds {_plain(args.search)!r}" if args.search.strip() else
                   "no conversations yet; start one with: assistant ask \"…\"")
     for c in conversations:
-        out.print(f"{c.id}  {when(c.updated)}  {c.turns:>3} turns  {_plain(c.title)}")
+        began = "" if c.title == c.first_question else f" — “{_plain(c.first_question)}”"  # renamed
+        out.print(f"{c.id}  {when(c.updated)}  {c.turns:>3} turns  {_plain(c.title)}{began}")
     return 0
 
 

@@ -71,7 +71,7 @@ def test_history_search_rename_and_delete_from_the_command_line(tmp_path):
     renamed = run_assistant("rename", conversation, "Road distances", store=store, env_extra=env)
     assert renamed.returncode == 0 and "is now titled 'Road distances'" in renamed.stdout
     found = run_assistant("history", "--search", "road", store=store, env_extra=env)
-    assert "Road distances" in found.stdout
+    assert "Road distances — “How far is Yevlax from Baku?”" in found.stdout  # renamed: what it began with too
     none = run_assistant("history", "--search", "submarine", store=store, env_extra=env)
     assert none.returncode == 0 and "no conversation holds 'submarine'" in none.stdout
     deleted = run_assistant("delete", conversation, store=store, env_extra=env)

@@ -4,8 +4,10 @@ searched, renamed and deleted."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from textual.widgets import Input, Label, OptionList, SelectionList, Static
+from textual.widgets import Input, Label, OptionList, ProgressBar, SelectionList, Static
 
 from pilot import ask, wait_for
 from store import Index, StoreSettings
@@ -109,6 +111,20 @@ async def test_the_documents_screen_chooses_what_the_conversation_answers_from_a
         await wait_for(pilot, lambda: f"“{ARTICLE_TITLE}”" in status(again))
 
 
+async def test_a_page_that_takes_its_time_shows_its_download_and_then_clears(own_store, server):
+    app = AssistantApp(own_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.assistant is not None)
+        await pilot.press(*f"/index {server.url('/trickle')}", "enter")
+        url = server.url("/trickle")
+        await wait_for(pilot, lambda: re.search(rf"fetching {re.escape(url)}: [\d.]+ (bytes|kB) of [\d.]+ kB", status(app)))
+        bar = app.query_one("#progress", ProgressBar)
+        assert bar.has_class("-active") and bar.total > 1000 and bar.progress < bar.total  # bytes, part-way
+        await wait_for(pilot, lambda: notified(app, f"Indexed 1 document(s): {ARTICLE_TITLE}"))
+        await wait_for(pilot, lambda: not bar.has_class("-active"))
+        assert "fetching" not in status(app) and "embedding" not in status(app)
+
+
 async def test_removing_a_document_asks_first(own_store, server):
     app = AssistantApp(own_store)
     async with app.run_test(size=SIZE) as pilot:
@@ -156,6 +172,9 @@ async def test_the_conversations_screen_searches_renames_and_deletes(make_assist
         await wait_for(pilot, lambda: isinstance(app.screen, ConversationsScreen))
         assert assistant.conversation("casualties").title == "Casualties"
         assert listed() == ["casualties", "talks"]  # renamed: changed last
+        shown = str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
+        assert shown.startswith("Casualties\n“How many people were killed in the clashes?”\n")  # and how it began
+        assert str(app.screen.query_one(OptionList).get_option_at_index(1).prompt).count("\n") == 1  # not renamed: once
         await pilot.press("down", "d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

@@ -129,6 +129,8 @@ class ConversationsScreen(_ListScreen):
         options.clear_options()
         options.add_options([
             Option(Text.assemble((visible(c.title), "bold"), "\n",
+                                 *(() if c.title == c.first_question else  # renamed: what it began with, below
+                                   ("“", _shortened(visible(c.first_question), 90), "”\n")),
                                  (f"{when(c.updated)} · {c.turns} turn{'s' if c.turns != 1 else ''} · {c.id}", "dim")),
                    id=c.id)
             for c in self.shown
