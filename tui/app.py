@@ -60,7 +60,8 @@ class AssistantApp(AssistantWork, App[None]):
         self._answer_worker: Worker | None = None
         self._catalog: list = []  # the store.DocumentInfo of every indexed document
         self._demo = False  # answering from the bundled demo article (the user has indexed nothing)
-        self._answering = False  # until the worker thread has really ended (a cancelled one stops at its next step)
+        self._no_answer = threading.Event()  # clear while a question is answered: until its worker has really ended
+        self._no_answer.set()  # (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
         self._activity = ""  # what the indexing is doing, for the status line ("fetching …", "embedding …")
 
@@ -198,25 +199,25 @@ class AssistantApp(AssistantWork, App[None]):
         await self.conversation.mount(view)
         self.conversation.scroll_end(animate=False)
         self._running_view = view
-        self._answering = True
+        self._no_answer.clear()
         self._answer_worker = self._answer(view, question)
 
     @property
     def is_answering(self) -> bool:
-        return self._answering
+        return not self._no_answer.is_set()
 
     def _answer_ended(self) -> None:
-        self._answering = False
+        self._no_answer.set()
 
     async def _finished(self, view: TurnView, turn) -> None:
-        self._answering = False  # the turn is saved: the next question may go, even before this one is drawn
+        self._no_answer.set()  # the turn is saved: the next question may go, even before this one is drawn
         view.literal = turn.engine == "extractive"
         await view.finish(turn)
         await self.show_turn(view)
         self.conversation.scroll_end(animate=False)
 
     async def _failed(self, view: TurnView, question: str, reason: str) -> None:
-        self._answering = False
+        self._no_answer.set()
         await view.stop("failed", reason)
         hint = "" if self.assistant is None or self.assistant.engine.name == "extractive" else \
             " Type /engine extractive to answer offline."

@@ -34,6 +34,7 @@ class AssistantWork:
     documents: list[str] | None
     paths: list[Path]
     _assistant_ready: threading.Event
+    _no_answer: threading.Event
     _catalog: list  # store.DocumentInfo
     _demo: bool
 
@@ -67,7 +68,10 @@ class AssistantWork:
             else:
                 self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
         self._assistant_ready.set()
-        try:  # once questions can go: a question asked meanwhile encodes the sentences it needs itself
+        while not self._no_answer.wait(0.1):  # a question asked meanwhile goes first, encoding what it needs itself
+            if get_current_worker().is_cancelled:
+                return
+        try:
             assistant.prepare(self.documents)
         except Exception:  # the store went away: each turn will say so
             pass
