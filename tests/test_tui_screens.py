@@ -196,3 +196,15 @@ async def test_launched_with_files_it_greets_with_them_not_the_demo_article(own_
         assert "these 2 documents" in welcome and "• harbour" in welcome and "• lighthouse" in welcome
         assert "Nagorno" not in welcome and "demo" not in welcome
         assert "answering from 2 documents" in status(app)
+
+
+async def test_launched_with_a_url_it_fetches_the_page_greets_with_its_title_and_answers_from_it(own_store, server):
+    app = AssistantApp(own_store, paths=[server.url("/article")])  # `assistant chat URL`
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.conversation.query(".welcome"))
+        welcome = str(app.conversation.query_one(".welcome").render())
+        assert ARTICLE_TITLE in welcome and "Nagorno" not in welcome
+        assert f"answering from “{ARTICLE_TITLE}”" in status(app)
+        view = await ask(pilot, "How many pilots joined the strike?")
+        assert "41 of the port's 46 pilots" in view.turn.answer
+        assert {s.document_id for s in view.turn.sources} == set(app.documents)
