@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.control import strip_control_codes
 from rich.markup import escape
 
-from assistant.console import UserError, assistant_settings, err, out, store_settings, when
+from assistant.console import UserError, assistant_settings, err, out, shortened, store_settings, when
 from assistant.transcript import transcript_markdown
 from assistant.turns import Turn
 
@@ -41,8 +41,7 @@ def print_turn(turn: Turn) -> None:
     for group in turn.source_groups():
         out.print(f"[bold]{_plain(group.title)}[/bold]")
         for s in group.passages:
-            snippet = " ".join(s.text.split())
-            snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
+            snippet = shortened(" ".join(s.text.split()), 158)
             out.print(f"  {s.rank}. [dim](characters {s.start}–{s.end}, score {s.score:.3f})[/dim] {_plain(snippet)}")
 
 

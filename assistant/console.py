@@ -25,6 +25,22 @@ def when(moment: str | float) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def shortened(text: str, width: int) -> str:
+    """`text` cut to `width` characters, the last one an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+URL_WIDTH = 60  # characters of a URL shown while its page is fetched
+
+
+def download_amount(got: int, declared: int | None) -> str:
+    """How much of a page has come in, as a reader takes it in: "1.1 kB of 1.4 kB" ("1.1 kB" if its size was not
+    said)."""
+    from rich.filesize import decimal
+
+    return decimal(got) + (f" of {decimal(declared)}" if declared else "")
+
+
 class UserError(Exception):
     """A problem the user can fix; printed as one line."""
 

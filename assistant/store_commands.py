@@ -7,7 +7,7 @@ import json
 from rich.control import strip_control_codes
 from rich.markup import escape
 
-from assistant.console import UserError, err, out, store_settings, when
+from assistant.console import URL_WIDTH, UserError, download_amount, err, out, shortened, store_settings, when
 
 
 def _open_index(args):
@@ -33,14 +33,11 @@ class _IndexingBar:
         self.bar.update(self.embedding_task, completed=done, total=total, amount=f"{done}/{total} chunks")
 
     def fetching(self, url: str, got: int, declared: int | None) -> None:
-        from rich.filesize import decimal
-
         task = self.fetch_tasks.get(url)
         if task is None:
-            shown = url if len(url) <= 60 else url[:59] + "…"
-            task = self.fetch_tasks[url] = self.bar.add_task(f"fetching {shown}", total=declared, amount="")
-        self.bar.update(task, completed=got, total=declared,
-                        amount=decimal(got) + (f" of {decimal(declared)}" if declared else ""))
+            task = self.fetch_tasks[url] = self.bar.add_task(f"fetching {shortened(url, URL_WIDTH)}", total=declared,
+                                                             amount="")
+        self.bar.update(task, completed=got, total=declared, amount=download_amount(got, declared))
 
 
 def cmd_index(args) -> int:

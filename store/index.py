@@ -266,11 +266,9 @@ class Index:
                   fetching: Callable[[str, int, int | None], None] | None = None
                   ) -> tuple[list[Document], IndexReport, list[LoadError]]:
         """Index files, folders and web pages (an http(s) URL as a string; any other string is a path, `~` the home
-        folder)
-        incrementally: new and changed ones are embedded, unchanged ones cost a read (a fetch for a page) and a hash,
-        and the documents of a given folder whose files are gone from it are removed. Nothing is fetched but the
-        URLs given.
-        `progress` is told of the embedding (see `add`), `fetching(url, bytes, declared)` of each page's download.
+        folder) incrementally: new and changed ones are embedded, unchanged ones cost a read (a fetch for a page)
+        and a hash, and the documents of a given folder whose files are gone from it are removed. Nothing is
+        fetched but the URLs given. `progress` is told of the embedding (see `add`), `fetching(url, bytes, declared)` of each page's download.
         Returns the documents that loaded, what changed, and one LoadError per path or URL that gave nothing."""
         from store.web import fetch_url, is_url
 
@@ -278,8 +276,8 @@ class Index:
         files = [Path(p).expanduser() for p in paths if p not in urls]
         documents, failures = load_paths(files)
         for url in urls:
+            told = functools.partial(fetching, url) if fetching else None
             try:
-                told = functools.partial(fetching, url) if fetching else None
                 documents.append(fetch_url(url, received=told))
             except LoadError as exc:
                 failures.append(exc)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from rich.filesize import decimal
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
+from assistant.console import URL_WIDTH, download_amount, shortened
 from assistant.engines import ENGINES
 
 from tui.commands import bindings, key_of, palette_entries, slash_action
@@ -364,8 +364,7 @@ class AssistantApp(AssistantWork, App[None]):
     def _fetching(self, url: str, got: int, declared: int | None) -> None:
         """Show a web page's download: the bytes received of those it declared (if it did)."""
         self.query_one("#progress", ProgressBar).update(total=declared, progress=got)
-        shown = visible(url) if len(url) <= 60 else visible(url[:59]) + "…"
-        self._activity = f"fetching {shown}: {decimal(got)}" + (f" of {decimal(declared)}" if declared else "")
+        self._activity = f"fetching {shortened(visible(url), URL_WIDTH)}: {download_amount(got, declared)}"
         self._update_status()
 
     # --- commands (their table is tui.commands.COMMANDS) ----------------------------------------

@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 from textual.widgets.text_area import Selection as TextSelection
 
-from assistant.console import when
+from assistant.console import shortened, when
 from tui.commands import help_table, key_of
 from tui.text import visible
 
@@ -130,7 +130,7 @@ class ConversationsScreen(_ListScreen):
         options.add_options([
             Option(Text.assemble((visible(c.title), "bold"), "\n",
                                  *(() if c.title == c.first_question else  # renamed: what it began with, below
-                                   ("“", _shortened(visible(c.first_question), 90), "”\n")),
+                                   ("“", shortened(visible(c.first_question), 90), "”\n")),
                                  (f"{when(c.updated)} · {c.turns} turn{'s' if c.turns != 1 else ''} · {c.id}", "dim")),
                    id=c.id)
             for c in self.shown
@@ -203,7 +203,7 @@ class DocumentsScreen(_ListScreen):
                 yield Label(Text("This is the bundled demo article: it steps aside once you add documents of your own.",
                                  style="italic"))
             yield SelectionList[str](*[
-                Selection(Text.assemble((_shortened(visible(d.title), 48), "bold"), "  ",  # a Selection shows one line
+                Selection(Text.assemble((shortened(visible(d.title), 48), "bold"), "  ",  # a Selection shows one line
                                         (f"{d.chunks} passages · indexed "
                                          f"{when(d.indexed_at) if d.indexed_at else 'earlier'} · {visible(d.source)}",
                                          "dim")),
@@ -236,10 +236,6 @@ class DocumentsScreen(_ListScreen):
             return
         title = next(d.title for d in self.documents if d.id == document)
         self._confirm(f"Remove “{visible(title)}” and its passages from the index?", ("remove", document))
-
-
-def _shortened(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -141,12 +141,13 @@ class AssistantWork:
         def progress(done: int, total: int) -> None:
             self.call_from_thread(self._progress, done, total)
 
-        told = {"at": 0.0}
+        last_told = 0.0
 
         def fetching(url: str, got: int, declared: int | None) -> None:
+            nonlocal last_told
             now = time.monotonic()
-            if got in (0, declared) or now - told["at"] >= FETCH_TELL_EVERY:  # the UI thread is not flooded
-                told["at"] = now
+            if got in (0, declared) or now - last_told >= FETCH_TELL_EVERY:  # the UI thread is not flooded
+                last_told = now
                 self.call_from_thread(self._fetching, url, got, declared)
 
         try:
