@@ -79,6 +79,15 @@ def _decode(data: bytes, path: Path) -> str:
     raise LoadError(path, "is not UTF-8 text (binary or another encoding); convert it to UTF-8 and index it again")
 
 
+def unreadable_without(exc: ImportError) -> str:
+    """Why a file cannot be read when the library that reads its format fails to import, and the fix."""
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) and exc.name else None
+    fix = f"`pip install {missing}`" if missing else "install what it names"
+    return (f"cannot be read: the library for its format does not import ({why}); {fix} in the assistant's Python "
+            "environment, then index it again")
+
+
 def _read_text(data: bytes, path: Path) -> tuple[str, str | None]:
     return _decode(data, path), None
 
@@ -169,7 +178,10 @@ def load_file(path: Path) -> Document:
         raise LoadError(path, f"cannot be read ({exc.strerror}); check its permissions") from None
     if not data.strip():
         raise LoadError(path, "is empty; there is nothing to index")
-    text, title = loader.read(data, path)
+    try:
+        text, title = loader.read(data, path)
+    except ImportError as exc:  # a reader's library broken by its install: this file fails, the others go on
+        raise LoadError(path, unreadable_without(exc)) from None
     if not text.strip():
         raise LoadError(path, "holds no extractable text (a scanned PDF or an empty page?)")
     return Document(id=document_id(path), title=(title or path.stem).strip(), text=text, source=str(path.resolve()))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from store.documents import Document, LoadError, _decode
+from store.documents import Document, LoadError, _decode, unreadable_without
 
 USER_AGENT = "evidence-assistant (+https://github.com/evidence-assistant; fetches a page when its user asks)"
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
@@ -63,7 +63,10 @@ def fetch_url(url: str, limits: FetchLimits = LIMITS, received: Received | None 
         raise LoadError(url, "is not an http(s) address with a host; give one like https://example.com/article")
     body, kind, charset = _download(url, limits, received)
     if kind in HTML_TYPES or (not kind and body.lstrip()[:1] == b"<"):
-        text, title = _article(body, charset, url)
+        try:
+            text, title = _article(body, charset, url)
+        except ImportError as exc:
+            raise LoadError(url, unreadable_without(exc)) from None
         if not _reads_as_prose(text):
             raise LoadError(url, "is not an article: no article text was found on the page (a list of links, or a "
                                  "page its scripts build?); try the article's own address")

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.pdf import make_pdf
+from tests.test_documents import ARTICLE_PAGE
+
 ASSISTANT = shutil.which("assistant", path=str(Path(sys.executable).parent))
 
 
-def run(*args: str, store: Path, chroma_url: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ASSISTANT_STORE": str(store), "NO_COLOR": "1", "COLUMNS": "200"}
+def run(*args: str, store: Path, chroma_url: str | None = None, **more_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASSISTANT_STORE": str(store), "NO_COLOR": "1", "COLUMNS": "200", **more_env}
     env.pop("ASSISTANT_CHROMA_URL", None)
     if chroma_url:
         env["ASSISTANT_CHROMA_URL"] = chroma_url
@@ -71,6 +74,29 @@ def test_bad_paths_are_listed_and_the_good_ones_indexed(tmp_path):
     assert "Traceback" not in result.stderr
     titles = {d["title"] for d in json.loads(run("docs", "--json", store=store).stdout)}
     assert "good" in titles and "blob" not in titles
+
+
+def test_a_format_whose_library_does_not_import_costs_its_files_only(tmp_path):
+    """As after `pip install .` with a pip before 24, which left out jusText's lxml_html_clean: each HTML file fails
+    with one sentence naming it and the fix, and the folder's text and PDF files are indexed."""
+    missing = tmp_path / "site"  # shadows lxml_html_clean with a package that is not there, as the install left it
+    (missing / "lxml_html_clean").mkdir(parents=True)
+    (missing / "lxml_html_clean" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'lxml_html_clean'\", name='lxml_html_clean')\n")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("The ferry to Ormsund leaves at seven.")
+    (folder / "page.html").write_text(ARTICLE_PAGE)
+    (folder / "memo.pdf").write_bytes(make_pdf(["The bridge reopens on Monday."], title="Bridge memo"))
+    store = tmp_path / "s"
+    result = run("index", str(folder), store=store, PYTHONPATH=str(missing))
+    assert result.returncode == 1
+    said = " ".join(result.stderr.split())
+    assert f"{folder / 'page.html'}: cannot be read: the library for its format does not import" in said
+    assert "lxml_html_clean" in said and "install what it names in the assistant's Python environment" in said
+    assert "Traceback" not in said
+    titles = {d["title"] for d in json.loads(run("docs", "--json", store=store).stdout)}
+    assert titles == {"notes", "Bridge memo"}
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ URL and the cause, with nothing written."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import datetime
 
@@ -113,6 +114,19 @@ def test_a_failed_url_writes_nothing_and_the_good_ones_beside_it_are_indexed(ser
     assert [d.title for d in documents] == [ARTICLE_TITLE] and len(report.added) == 1
     assert [f.path for f in failures] == [server.url("/missing"), server.url("/report.pdf")]
     assert [i.title for i in index.documents()] == [ARTICLE_TITLE]
+
+
+def test_a_page_whose_reader_does_not_import_costs_that_page_and_nothing_else(server, embeddings, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # `import trafilatura` now fails, as a broken install's does
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The ferry to Ormsund leaves at seven.")
+    index = Index(StoreSettings(store=tmp_path / "store"), embeddings)
+    documents, _, [failure] = index.add_paths([server.url("/article"), str(notes)])
+    assert failure.path == server.url("/article")
+    assert failure.reason.startswith("cannot be read: the library for its format does not import (")
+    assert [d.title for d in documents] == ["notes"] == [i.title for i in index.documents()]
+    assert fetch_url(server.url("/notes.txt")).text.startswith("The harbour pilots")  # text needs no such library
 
 
 def test_assistant_index_url_indexes_the_page_and_answers_from_it(server, tmp_path):
