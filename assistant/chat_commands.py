@@ -181,7 +181,7 @@ def cmd_model(args) -> int:
         if path is None:
             return 0
         out.print(f"checking llama.cpp with {escape(path.name)} in a child process…")
-        ok, lines = self_check(str(path), bundled_document().text)
+        ok, lines = self_check(str(path), bundled_document().text, store_settings(args).cache, args.recheck)
         for line in lines:
             out.print(escape(line))
         return 0 if ok else 1

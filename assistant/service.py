@@ -73,7 +73,9 @@ class Assistant:
         retriever = HybridRetriever(index=self.index, options=RetrievalOptions(rerank=False), cross_encoder=encoder)
         scorer = ExtractiveEngine(encoder, LateInteraction(cache=store_settings.cache), settings.refuse_below,
                                   embed=self.index.embeddings.embed)
-        self.engine = scorer if settings.engine == "extractive" else make_llm_engine(settings, scorer, chat_model)
+        self._cache = store_settings.cache
+        self.engine = (scorer if settings.engine == "extractive" else
+                       make_llm_engine(settings, scorer, chat_model, cache=self._cache))
         if checkpointer is None:
             checkpointer = _sqlite_checkpointer(settings.conversations)
         self.checkpointer = checkpointer
@@ -88,7 +90,8 @@ class Assistant:
     def switch_engine(self, name: str) -> None:
         """Answer with another engine from now on; EngineError (and no change) if it cannot be used."""
         settings = self.settings.model_copy(update={"engine": name})
-        engine = self._scorer if name == "extractive" else make_llm_engine(settings, self._scorer, self._chat_model)
+        engine = (self._scorer if name == "extractive" else
+                  make_llm_engine(settings, self._scorer, self._chat_model, cache=self._cache))
         previous, self.settings, self.engine = self.engine, settings, engine
         self.chain = self._graph()
         if previous is not engine and hasattr(previous, "close"):
@@ -212,8 +215,9 @@ def _conversation_info(thread: str, state: dict, updated: str) -> ConversationIn
                             said=" ".join([title, *(f"{t.question} {t.answer}" for t in turns)]).casefold())
 
 
-def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_model=None):
-    """An LLM engine for `settings.engine` (ollama, openai), or around the given chat model."""
+def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_model=None, *, cache: Path):
+    """An LLM engine for `settings.engine` (ollama, openai, local), or around the given chat model; `cache` keeps
+    the local engine's verdicts on llama.cpp's CPU modules."""
     from assistant.engines.llm import LLMEngine
 
     if chat_model is not None:
@@ -248,7 +252,8 @@ def make_llm_engine(settings: AssistantSettings, scorer: ExtractiveEngine, chat_
         if importlib.util.find_spec("llama_cpp") is None:  # not imported here: llama.cpp runs in its own process
             raise EngineError("the local engine needs llama.cpp: run `make setup-local` (or see the README)")
         # the first token also waits for the model to load: twice the wait of the next ones, two minutes at least
-        model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads, token_timeout=settings.llm_timeout,
+        model = LlamaCppChat(model_path=str(path), n_threads=settings.local_threads, module_cache=cache,
+                             token_timeout=settings.llm_timeout,
                              first_token_timeout=max(120.0, 2 * settings.llm_timeout))
         return LLMEngine(model, "local", path.name, scorer, sentences=LOCAL_EVIDENCE_SENTENCES,
                          rewrites=settings.local_rewrite, style=settings.answer_style)

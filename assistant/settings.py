@@ -68,7 +68,9 @@ def _default_engine(settings: AssistantSettings) -> Engine:
 OTHER_VARIABLES = {
     "ASSISTANT_CONFIG": "the config file to read instead of config.toml in the user config folder",
     "ASSISTANT_WHEELS": "where the llama.cpp wheels built here are kept (engines/llama_build.py)",
-    "ASSISTANT_LLAMA_VARIANT": "the llama.cpp build the local model's process loads (engines/llama_worker.py)",
+    "ASSISTANT_LLAMA_VARIANT": "the CPU module of llama.cpp the local model's process loads, unchecked "
+                               "(engines/llama_modules.py)",
+    "ASSISTANT_LLAMA_CHECK_FAULT": "fault injection for the tests of the CPU module checks (engines/llama_worker.py)",
     "ASSISTANT_LLAMA_CRASH": "fault injection for the tests of a crashing local model (engines/llama_worker.py)",
     "ASSISTANT_TEST_LOCAL_MODEL": "the real GGUF model the tests of the local engine run (tests/local_model.py)",
 }

@@ -29,6 +29,7 @@ from assistant.engines.llm import rewrite_messages  # noqa: E402
 from assistant.engines.local_models import MODELS, installed  # noqa: E402
 from assistant.followup import resolve_followup  # noqa: E402
 from assistant.service import AssistantSettings  # noqa: E402
+from store import StoreSettings  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "canard_dev.json"
 
@@ -65,7 +66,7 @@ def main() -> None:
         if name not in available:
             print(f"{name}: not installed in {models_dir}; `assistant model install {name}`", flush=True)
             continue
-        chat = LlamaCppChat(model_path=str(available[name]), max_tokens=64)
+        chat = LlamaCppChat(model_path=str(available[name]), module_cache=StoreSettings().cache, max_tokens=64)
         chat.invoke("Hello")  # load the model before timing
         rewrites, seconds = [], []
         for item in items:

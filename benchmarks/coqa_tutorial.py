@@ -28,7 +28,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage  # no
 from assistant.engines.llamacpp import LlamaCppChat  # noqa: E402
 from assistant.engines.local_models import installed  # noqa: E402
 from assistant.service import AssistantSettings  # noqa: E402
-from store import OnnxEmbeddings  # noqa: E402
+from store import OnnxEmbeddings, StoreSettings  # noqa: E402
 
 CONTEXTUALIZE = ("Given a chat history and the latest user question which might reference context in the chat history, "
                  "formulate a standalone question which can be understood without the chat history. Do NOT answer "
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     args = parser.parse_args()
     model_path = args.model or next(p for _, p in installed(AssistantSettings(engine="extractive").models))
-    chat = LlamaCppChat(model_path=str(model_path), max_tokens=160)
+    chat = LlamaCppChat(model_path=str(model_path), module_cache=StoreSettings().cache, max_tokens=160)
     chat.invoke("Hello")  # load before timing
     embeddings = OnnxEmbeddings()
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)

@@ -60,3 +60,40 @@ def has_int8_dot_product() -> bool:
     except (OSError, ValueError):  # no executable page here (a hardened kernel): assume the saturating kernels
         return False
     return avx512_vnni or avx_vnni
+
+
+# the leaves that say what the CPU is and what it offers: vendor, signature and features (1), extended features
+# (7.0, 7.1), the state XSAVE can hold (0xD: AVX-512's and AMX's registers), extended features and the brand
+_IDENTITY_LEAVES = ((0, 0), (1, 0), (7, 0), (7, 1), (0xD, 0), (0xD, 1), (0x80000001, 0), (0x80000002, 0),
+                    (0x80000003, 0), (0x80000004, 0))
+
+
+@cache
+def identity() -> str:
+    """This CPU as native code sees it, in one line that changes when the CPU or what it offers does: the
+    `cpuid` leaves of its vendor, signature, features and brand (with the APIC id masked out), and the kernel,
+    which grants the state some features need. Off x86-64, the machine and processor names."""
+    kernel = f"{platform.system()} {platform.release()}"
+    if not is_x86_64():
+        return f"{platform.machine()} {platform.processor()} {kernel}"
+    try:
+        words = []
+        for leaf, subleaf in _IDENTITY_LEAVES:
+            eax, ebx, ecx, edx = cpuid(leaf, subleaf)
+            if leaf == 1:
+                ebx &= 0x0000FFFF  # bits 24-31 are the APIC id of the core this ran on, 16-23 the count
+            words.append(f"{eax:08x}{ebx:08x}{ecx:08x}{edx:08x}")
+    except (OSError, ValueError):  # no executable page here: what the kernel saw will do
+        return f"{platform.machine()} {_proc_cpuinfo_flags()} {kernel}"
+    return f"x86_64 {'.'.join(words)} {kernel}"
+
+
+def _proc_cpuinfo_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith(("flags", "model name")):
+                    return " ".join(line.split())
+    except OSError:
+        pass
+    return platform.processor()

@@ -154,7 +154,7 @@ def test_a_document_that_injects_instructions_cannot_make_an_obedient_model_look
                for c in turn.citations if c.verified)
 
 
-def test_an_engine_whose_extra_is_not_installed_names_the_extra_to_install(cross_encoder):
+def test_an_engine_whose_extra_is_not_installed_names_the_extra_to_install(cross_encoder, tmp_path):
     import importlib.util
 
     from assistant.engines.base import EngineError
@@ -166,4 +166,4 @@ def test_an_engine_whose_extra_is_not_installed_names_the_extra_to_install(cross
         pytest.skip("the ollama extra is installed here")
     scorer = ExtractiveEngine(cross_encoder, LateInteraction(), -7.5)
     with pytest.raises(EngineError, match=r"pip install 'evidence-assistant\[ollama\]'"):
-        make_llm_engine(AssistantSettings(engine="ollama"), scorer)
+        make_llm_engine(AssistantSettings(engine="ollama"), scorer, cache=tmp_path)

@@ -6,6 +6,7 @@ in the CLI's service and in the UI."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from assistant.engines.base import EngineError
-from assistant.engines.llamacpp import LlamaCppChat, death_reason
+from assistant.engines.llama_modules import CpuModules, death_reason
+from assistant.engines.llamacpp import LlamaCppChat
 from local_model import REAL_MODEL, needs_llama_cpp, needs_model
 from pilot import wait_for
 from tui.app import AssistantApp
@@ -27,18 +29,22 @@ def test_a_death_is_told_by_its_signal():
     assert death_reason(-signal.SIGILL) == "signal SIGILL: this build of llama.cpp does not run on this CPU"
     assert death_reason(-signal.SIGKILL) == "signal SIGKILL: it was killed, perhaps because memory ran out"
     assert death_reason(-signal.SIGSEGV) == "signal SIGSEGV: llama.cpp crashed"
+    assert death_reason(-signal.SIGILL, module="zen4") == \
+        "signal SIGILL: llama.cpp's zen4 module does not run on this CPU"
     assert death_reason(1, "loading…\nerror: unknown model architecture 'x'") == \
         "exit code 1: error: unknown model architecture 'x'"
 
 
 @pytest.fixture
-def local(make_assistant):
+def local(make_assistant, tmp_path):
     """Assistants with the local engine over the real model, built as the product builds them; their model
-    processes are ended afterwards."""
+    processes are ended afterwards. Each test keeps its own verdicts on the CPU modules, so a module one test
+    marks bad is not missing from the next."""
     made = []
 
     def make(**settings):
         assistant = make_assistant("local", local_model=Path(REAL_MODEL), **settings)
+        assistant.engine.chat_model.module_cache = tmp_path / "cache"
         made.append(assistant.engine.chat_model)
         return assistant
 
@@ -57,6 +63,8 @@ def _kill_at_first_token(model: LlamaCppChat, sig: signal.Signals):
 @needs_model
 @pytest.mark.parametrize("how", ["SIGKILL from outside", "SIGILL raised inside", "SIGSEGV raised inside"])
 def test_a_model_process_that_dies_mid_answer_costs_one_turn(local, monkeypatch, how):
+    """A crash in native code sets the CPU module aside: the next turn answers with the next best, and the user
+    is not sent to rebuild. A kill from outside says nothing of the module: the next turn uses it again."""
     assistant = local()
     model = assistant.engine.chat_model
     name = how.split()[0]
@@ -67,15 +75,22 @@ def test_a_model_process_that_dies_mid_answer_costs_one_turn(local, monkeypatch,
         on_token = _kill_at_first_token(model, signal.SIGKILL)
     with pytest.raises(EngineError) as failed:
         assistant.ask(QUESTION, "c", on_token=on_token)
+    first = model.variant
     why = {"SIGKILL": "signal SIGKILL: it was killed, perhaps because memory ran out",
-           "SIGILL": "signal SIGILL: this build of llama.cpp does not run on this CPU",
+           "SIGILL": f"signal SIGILL: llama.cpp's {first} module does not run on this CPU",
            "SIGSEGV": "signal SIGSEGV: llama.cpp crashed"}[name]
-    assert str(failed.value) == f"the local model stopped ({why}); run `make setup-local` again, or use --engine extractive"
+    fix = ("run `make setup-local` again, or use --engine extractive" if name == "SIGKILL" else
+           f"llama.cpp's {first} module is set aside, and the next turn uses the next best")
+    assert str(failed.value) == f"the local model stopped ({why}); {fix}"
     assert model.pid is None  # gone, and not restarted behind the user's back
     monkeypatch.delenv("ASSISTANT_LLAMA_CRASH", raising=False)
     _, turn = assistant.ask(QUESTION, "c")  # a new process, a real answer
     assert model.pid is not None and not turn.refused and turn.answer
     assert any(c.verified for c in turn.citations) or turn.unsupported
+    assert (model.variant == first) == (name == "SIGKILL")
+    if name != "SIGKILL":
+        [marked] = [m for m in model.modules().modules() if m.name == first]
+        assert marked.verdict.why == f"died by {name} during a turn"
     stored = assistant.turns("c")
     assert [t.status for t in stored] == ["failed", "ok"]
     assert stored[0].error == str(failed.value)
@@ -120,8 +135,9 @@ async def test_the_ui_survives_a_model_process_that_dies(local, monkeypatch):
         await wait_for(pilot, lambda: app.turn_views and app.turn_views[-1].state != "running", timeout=120)
         assert app.turn_views[-1].state == "failed"
         shown = [n.message for n in app._notifications if n.severity == "error"]
-        assert any("the local model stopped (signal SIGILL: this build of llama.cpp does not run on this CPU)" in m
-                   and "make setup-local" in m for m in shown), shown
+        assert any(re.search(r"the local model stopped \(signal SIGILL: llama.cpp's \w+ module does not run on this "
+                             r"CPU\); llama.cpp's \w+ module is set aside, and the next turn uses the next best", m)
+                   for m in shown), shown
         assert app.query_one("#question").value == QUESTION  # kept, to ask again
         monkeypatch.delenv("ASSISTANT_LLAMA_CRASH")
         await pilot.press("enter")
@@ -131,15 +147,91 @@ async def test_the_ui_survives_a_model_process_that_dies(local, monkeypatch):
         assert [t.status for t in app.assistant.turns(app.conversation_id)] == ["failed", "ok"]
 
 
+def model_list(cache: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ASSISTANT_LOCAL_MODEL=REAL_MODEL, ASSISTANT_MODELS=str(cache.parent / "models"),
+               ASSISTANT_CACHE=str(cache), COLUMNS="200", **env)
+    return subprocess.run([ASSISTANT, "model", "list", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
 @needs_model
 def test_model_list_checks_llama_cpp_on_this_cpu(tmp_path):
-    """The self-check: a short and a long prompt in a child process, and a plain verdict."""
-    env = dict(os.environ, ASSISTANT_LOCAL_MODEL=REAL_MODEL, ASSISTANT_MODELS=str(tmp_path))
-    done = subprocess.run([ASSISTANT, "model", "list"], env=env, capture_output=True, text=True, timeout=300)
+    """The self-check: the best CPU module checked, then a short and a long prompt in a model process, and a
+    plain verdict."""
+    done = model_list(tmp_path / "cache")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "llama.cpp build: portable" in done.stdout
     assert "short prompt: ok" in done.stdout and "long prompt: ok" in done.stdout
-    assert "CPU module loaded:" in done.stdout and "llama.cpp works on this CPU" in done.stdout
+    assert "llama.cpp works on this CPU" in done.stdout
+    used = re.search(r"CPU module loaded: (\S+)", done.stdout).group(1)
+    assert re.search(rf"^  {used} +used: passed its check in [\d.]+ s \(next-token accuracy 0\.\d+", done.stdout, re.M)
+    assert re.search(r"^  not checked, as a better one works: .*\bx64$", done.stdout, re.M)
+
+
+def best_two_modules(cache: Path) -> tuple[str, str]:
+    from assistant.engines.llama_build import library_dir
+
+    modules = CpuModules(library_dir(), cache, REAL_MODEL, os.cpu_count() or 1)
+    runnable = [m.name for m in modules.modules() if m.score > 0]
+    return runnable[0], runnable[1]
+
+
+@needs_model
+def test_a_module_that_dies_in_its_check_is_skipped_and_the_next_best_answers(tmp_path):
+    """What a guest whose best module faults sees (an AMX one on an Intel VM): the module dies in its check, the
+    next best answers, and the verdict is kept — the next process reads it back and checks nothing again, even
+    when the module would now pass."""
+    cache = tmp_path / "cache"
+    best, second = best_two_modules(cache)
+    done = model_list(cache, ASSISTANT_LLAMA_CHECK_FAULT=f"{best}:SIGILL")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"CPU module loaded: {second}" in done.stdout
+    assert re.search(rf"^  {best} +skipped: died by SIGILL in its check", done.stdout, re.M)
+    assert re.search(rf"^  {second} +used: passed its check", done.stdout, re.M)
+    assert "long prompt: ok" in done.stdout and "llama.cpp works on this CPU" in done.stdout
+    again = model_list(cache)  # no fault now: the kept verdict decides, nothing is checked again
+    assert re.search(rf"^  {best} +skipped: died by SIGILL in its check", again.stdout, re.M)
+    assert f"CPU module loaded: {second}" in again.stdout
+    rechecked = model_list(cache, "--recheck")  # unless asked to: then it chooses as a cache that never saw the fault
+    fresh = model_list(tmp_path / "fresh")
+    loaded = [re.search(r"CPU module loaded: (\S+)", done.stdout).group(1) for done in (rechecked, fresh)]
+    assert loaded[0] == loaded[1], rechecked.stdout + fresh.stdout
+
+
+@needs_model
+@pytest.mark.parametrize("fault", ["hang", "garbage"])
+def test_a_module_that_hangs_or_predicts_garbage_in_its_check_is_skipped(tmp_path, monkeypatch, fault):
+    """Faults injected into the AVX2 module, which every x86-64 CPU since 2013 runs (the best module here may be
+    one that really dies on this machine)."""
+    from assistant.engines.llama_build import library_dir
+
+    monkeypatch.setenv("ASSISTANT_LLAMA_CHECK_FAULT", f"haswell:{fault}")
+    modules = CpuModules(library_dir(), tmp_path, REAL_MODEL, os.cpu_count() or 1, timeout=30)
+    verdict = modules.check("haswell")
+    assert not verdict.ok
+    assert verdict.why == ("hung: its check did not finish in 30 s" if fault == "hang" else
+                           "predicted garbage in its check (next-token accuracy 0.00, no NaN or infinite logits)")
+
+
+@needs_llama_cpp
+def test_the_verdicts_are_kept_for_this_cpu_build_and_model_only(tmp_path, monkeypatch):
+    """A verdict holds for the CPU, the build, the model file and the thread count it was found with: another CPU
+    (a VM moved to another host) or another model is checked anew."""
+    import store.cpu
+    from assistant.engines.llama_build import library_dir
+    from assistant.engines.llama_modules import Verdict
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    modules = CpuModules(library_dir(), tmp_path, str(model), 2)
+    modules.remember("zen4", Verdict(False, "died by SIGILL in its check"))
+    assert CpuModules(library_dir(), tmp_path, str(model), 2).modules() == modules.modules()
+    assert {m.name: m.verdict for m in modules.modules()}["zen4"] == Verdict(False, "died by SIGILL in its check")
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF")
+    assert all(m.verdict is None for m in CpuModules(library_dir(), tmp_path, str(other), 2).modules())
+    assert all(m.verdict is None for m in CpuModules(library_dir(), tmp_path, str(model), 1).modules())
+    monkeypatch.setattr(store.cpu, "identity", lambda: "x86_64 another CPU")
+    assert all(m.verdict is None for m in CpuModules(library_dir(), tmp_path, str(model), 2).modules())
 
 
 @needs_model
@@ -155,7 +247,7 @@ def test_a_hung_model_process_is_stopped_and_the_next_turn_answers(local):
 
 @needs_model
 @pytest.mark.parametrize("variant", ["haswell", None], ids=["the AVX2 module", "the module chosen for this CPU"])
-def test_the_portable_build_answers_a_long_prompt(monkeypatch, variant):
+def test_the_portable_build_answers_a_long_prompt(monkeypatch, tmp_path, variant):
     """The library `make setup-local` built, on a prompt long enough for batched matrix products (what died with
     SIGILL on a native build in a VM): the AVX2 module that any x86-64 CPU since 2013 runs, and the best one here."""
     from assistant.engines.llama_build import installed_problems
@@ -164,7 +256,7 @@ def test_the_portable_build_answers_a_long_prompt(monkeypatch, variant):
     assert installed_problems() == []
     if variant:
         monkeypatch.setenv("ASSISTANT_LLAMA_VARIANT", variant)
-    model = LlamaCppChat(model_path=REAL_MODEL, max_tokens=8)
+    model = LlamaCppChat(model_path=REAL_MODEL, module_cache=tmp_path, max_tokens=8)
     try:
         reply = model.invoke(bundled_document().text + "\n\nIn one word, what is this text about?").content
         assert reply.strip()
@@ -173,49 +265,11 @@ def test_the_portable_build_answers_a_long_prompt(monkeypatch, variant):
         model.close()
 
 
-def test_the_amx_probe_survives_a_cpu_without_working_tiles():
-    """The probe runs tile instructions in a forked child: where they fault, the caller lives and hears 'no'."""
-    from assistant.engines.llama_worker import _TILE_CODE, amx_usable
-    from store.cpu import MachineCode, cpuid, is_x86_64
-
-    if not is_x86_64():
-        pytest.skip("AMX is x86-64")
-    has_amx_flags = bool(cpuid(7, 0)[3] >> 25 & 1)
-    usable = amx_usable()  # would kill this process if it ran the tiles here
-    if not has_amx_flags:
-        assert usable is False
-        pid = os.fork()
-        if pid == 0:  # without the probe's checks, the same code dies by SIGILL: what the probe protects from
-            import ctypes
-            import faulthandler
-
-            faulthandler.disable()
-            config = (ctypes.c_uint8 * 64)(1)
-            MachineCode(_TILE_CODE, None, ctypes.c_void_p)(ctypes.addressof(config))
-            os._exit(0)
-        _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGILL
-
-
-def test_the_amx_module_is_chosen_only_when_tiles_work(tmp_path):
-    from assistant.engines.llama_build import library_dir
-    from assistant.engines.llama_worker import choose_variant
-
-    lib = library_dir()
-    if lib is None or not (lib / "libggml-cpu-sapphirerapids.so").exists():
-        pytest.skip("needs the portable llama.cpp (make setup-local)")
-    import ctypes
-
-    ctypes.CDLL(str(lib / "libggml.so"))
-    name, _ = choose_variant(lib, allow_amx=False)
-    assert name != "sapphirerapids"
-
-
 @needs_llama_cpp
 def test_a_file_that_is_not_a_model_is_one_sentence_each_turn(tmp_path):
     bad = tmp_path / "notes.gguf"
     bad.write_text("not a model")
-    model = LlamaCppChat(model_path=str(bad))
+    model = LlamaCppChat(model_path=str(bad), module_cache=tmp_path)
     for _ in range(2):  # and again on the next turn: a new process, the same clear sentence
         with pytest.raises(EngineError) as failed:
             model.invoke("hello")

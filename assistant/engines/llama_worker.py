@@ -1,23 +1,27 @@
 """The local model's own process: llama.cpp loaded here, so that its crash, an out-of-memory kill or a hang costs
 the turn it happened in and never the conversation or the UI.
 
-Run as `python -m assistant.engines.llama_worker MODEL.gguf`. It reads requests from stdin and writes events to
-its stdout, one JSON object a line; whatever llama.cpp itself prints goes to stderr, which the parent keeps the
-end of for its error message:
+Run as `python -m assistant.engines.llama_worker MODEL.gguf --variant NAME`. It reads requests from stdin and
+writes events to its stdout, one JSON object a line; whatever llama.cpp itself prints goes to stderr, which the
+parent keeps the end of for its error message:
 
     → {"id": 1, "messages": [...], "max_tokens": 160, "temperature": 0, "stop": []}
     ← {"ready": true, "variant": "zen4", "load_s": 0.4}        once, after the model loaded
     ← {"fatal": "ValueError: Failed to load model from file…"}   instead, when it cannot load; then it exits
+                                                                 (with "module_error" too if the CPU module failed)
     ← {"id": 1, "delta": "At least"} … {"id": 1, "done": true}   or {"id": 1, "error": "…"}
     → {"cancel": 1}                                              between two tokens: the answer stops there
 
 One `Llama` lives as long as the process, so llama.cpp's cache of the last prompt's keys and values (the shared
 prefix of the next prompt is not computed again) survives from turn to turn.
 
-Which CPU module of the portable build to load is chosen here rather than by ggml: ggml scores the modules by
-what `cpuid` reports, and a VM can report AMX that then faults (SIGILL in ggml_backend_amx_mul_mat). The AMX
-module is used only after a forked child has asked the kernel for the tile state and run tile instructions
-(an int8 tile product among them).
+Which CPU module of the portable build to load is the parent's choice (`--variant`; see
+`assistant.engines.llama_modules`), made by what ran here rather than by what `cpuid` reports. The same program
+answers the parent's two questions about the modules, each in a child of its own:
+
+    llama_worker --scores                          ggml's score of every module on this CPU, as one JSON line
+    llama_worker MODEL --check --variant NAME      a turn's work with that module, the text read from stdin:
+    ← {"accuracy": 0.365, "finite": true, "tokens": 256}        (or "fatal" as above, or a death)
 """
 
 from __future__ import annotations
@@ -27,81 +31,49 @@ import json
 import os
 import select
 import signal
+import sys
 import time
 from pathlib import Path
 
 from assistant.engines.llama_build import cpu_variants, library_dir
 
-AMX_VARIANTS = {"sapphirerapids"}
-ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA, SYS_ARCH_PRCTL = 0x1023, 18, 158
-# ldtilecfg [rdi]; tilezero tmm0, tmm1, tmm2; tdpbssd tmm0, tmm1, tmm2 (the int8 product ggml's AMX code uses);
-# tilerelease; ret
-_TILE_CODE = bytes.fromhex("c4e2784907" "c4e27b49c0" "c4e27b49c8" "c4e27b49d0" "c4e26b5ec1" "c4e27849c0" "c3")
+CHECK_TOKENS = 256  # read in one batch, ggml's batched matrix product (where AMX died), the last few one at a time
+CHECK_ONE_BY_ONE = 8
 
 
-def amx_usable() -> bool:
-    """Whether AMX tiles really work here: the kernel grants the tile state and a child runs tile instructions
-    without a fault (a forked child, so a SIGILL ends it and not this process)."""
-    pid = os.fork()
-    if pid == 0:  # the child: exit 0 only if every step worked
-        try:
-            import faulthandler
-
-            from store.cpu import MachineCode
-
-            faulthandler.disable()  # a fault here is an answer, not a crash to report
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0:
-                os._exit(3)
-            config = (ctypes.c_uint8 * 64)()
-            config[0] = 1  # palette 1
-            for tile in range(3):  # tmm0..tmm2: 16 rows of 64 bytes (a 16x64 by 16x64 int8 product fits)
-                config[16 + 2 * tile] = 64
-                config[48 + tile] = 16
-            MachineCode(_TILE_CODE, None, ctypes.c_void_p)(ctypes.addressof(config))
-            os._exit(0)
-        except BaseException:
-            os._exit(4)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+def module_path(lib: Path, name: str) -> Path:
+    found = sorted(lib.glob(f"libggml-cpu-{name}.so*"))
+    if not found:
+        present = ", ".join(cpu_variants([p.name for p in lib.iterdir()]))
+        raise RuntimeError(f"this llama.cpp build has no CPU module {name!r} (it has {present})")
+    return found[0]
 
 
-def choose_variant(lib: Path, allow_amx: bool | None = None) -> tuple[str, Path] | None:
-    """The best CPU module this CPU runs, by ggml's own score of each (0: cannot run here); AMX only if usable."""
-    best: tuple[int, str, Path] | None = None
+def scores(lib: Path) -> dict[str, int]:
+    """ggml's own score of each CPU module on this CPU (0: it cannot run here), from what `cpuid` reports."""
+    ctypes.CDLL(str(lib / "libggml.so"))  # brings libggml-base.so, which the modules need and would not find
+    found = {}
     for name in cpu_variants([p.name for p in lib.iterdir()]):
-        path = next(lib.glob(f"libggml-cpu-{name}.so*"))
-        module = ctypes.CDLL(str(path))
-        score = ctypes.CFUNCTYPE(ctypes.c_int)(("ggml_backend_score", module))()
-        if score and name in AMX_VARIANTS:
-            if allow_amx is None:
-                allow_amx = amx_usable()
-            if not allow_amx:
-                score = 0
-        if score and (best is None or score > best[0]):
-            best = (score, name, path)
-    return (best[1], best[2]) if best else None
+        module = ctypes.CDLL(str(module_path(lib, name)))
+        found[name] = ctypes.CFUNCTYPE(ctypes.c_int)(("ggml_backend_score", module))()
+    return found
 
 
-def load_backend(lib: Path) -> str:
-    """Register the chosen CPU module with ggml (a portable build has none built in); its name, or 'built-in'."""
+def load_backend(lib: Path, variant: str | None) -> str:
+    """Register CPU module `variant` with ggml (a portable build has none built in); its name, or 'built-in'."""
     if not cpu_variants([p.name for p in lib.iterdir()]):
         return "built-in"  # a build with its CPU code linked in: nothing to choose
+    if not variant:
+        raise RuntimeError("no CPU module was chosen for this portable build (--variant)")
     # libggml.so first: it brings libggml-base.so (through its own run path), which the CPU modules need and
     # would not find by themselves
     ggml = ctypes.CDLL(str(lib / "libggml.so"))
-    forced = os.environ.get("ASSISTANT_LLAMA_VARIANT")
-    if forced:
-        chosen = (forced, next(lib.glob(f"libggml-cpu-{forced}.so*")))
-    else:
-        chosen = choose_variant(lib)
-    if chosen is None:
-        raise RuntimeError("no CPU module of this llama.cpp build runs on this CPU (it needs at least x86-64)")
+    path = module_path(lib, variant)
     ggml.ggml_backend_load.restype = ctypes.c_void_p
     ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
-    if not ggml.ggml_backend_load(str(chosen[1]).encode()):
-        raise RuntimeError(f"llama.cpp could not load its CPU module {chosen[1].name}")
-    return chosen[0]
+    if not ggml.ggml_backend_load(str(path).encode()):
+        raise RuntimeError(f"llama.cpp could not load its CPU module {path.name}")
+    return variant
 
 
 class Channel:
@@ -163,18 +135,61 @@ def _crash_after() -> tuple[int, int] | None:
     return int(signal.Signals[name]), int(count or 1)
 
 
-def serve(model_path: str, n_ctx: int, n_threads: int) -> None:
-    channel = Channel()
-    started = time.perf_counter()
+def _check_fault(variant: str) -> str | None:
+    """Fault injection for the tests of the module choice: ASSISTANT_LLAMA_CHECK_FAULT="zen4:SIGILL" makes the
+    check of module zen4 die by that signal; "zen4:hang" makes it hang, "zen4:garbage" scrambles its predictions."""
+    name, _, fault = os.environ.get("ASSISTANT_LLAMA_CHECK_FAULT", "").partition(":")
+    return fault if name == variant else None
+
+
+def _open(model_path: str, variant: str | None, channel: Channel, **options):
+    """The model, with CPU module `variant` loaded first, and that module's name. A module that cannot be loaded
+    is said as {"module_error": …}, anything else (no llama.cpp, not a model) as {"fatal": …}, once; then this
+    process ends."""
     try:
         lib = library_dir()
-        variant = load_backend(lib) if lib is not None else "built-in"
+        loaded = load_backend(lib, variant) if lib is not None else "built-in"
+    except Exception as exc:
+        channel.send(module_error=f"{type(exc).__name__}: {exc}", fatal=f"{type(exc).__name__}: {exc}")
+        raise SystemExit(2) from None
+    try:
         from llama_cpp import Llama
 
-        llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-    except Exception as exc:  # no llama.cpp, no CPU module, not a model: said once, then this process ends
+        return Llama(model_path=model_path, verbose=False, **options), loaded
+    except Exception as exc:
         channel.send(fatal=f"{type(exc).__name__}: {exc}")
         raise SystemExit(2) from None
+
+
+def check(model_path: str, variant: str, n_threads: int, text: str) -> None:
+    """A turn's work with CPU module `variant`: read the start of `text` in one batch and its last tokens one at a
+    time, and say how many next tokens the model predicted right (a broken matrix product predicts next to
+    none); a module that does not run here dies or hangs on the way instead."""
+    import numpy as np
+
+    channel = Channel()
+    llama, _ = _open(model_path, variant, channel, n_ctx=CHECK_TOKENS + 16, n_batch=CHECK_TOKENS,
+                     n_threads=n_threads, logits_all=True)
+    tokens = llama.tokenize(text.encode("utf-8"))[:CHECK_TOKENS]
+    fault = _check_fault(variant)
+    if fault == "hang":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    elif fault and fault != "garbage":
+        signal.raise_signal(signal.Signals[fault])
+    llama.eval(tokens[:-CHECK_ONE_BY_ONE])
+    for token in tokens[-CHECK_ONE_BY_ONE:]:
+        llama.eval([token])
+    logits = np.array(llama.scores[: len(tokens)])
+    if fault == "garbage":
+        logits = -logits  # every prediction the least likely token
+    right = logits[:-1].argmax(axis=1) == np.array(tokens[1:])
+    channel.send(accuracy=round(float(right.mean()), 3), finite=bool(np.isfinite(logits).all()), tokens=len(tokens))
+
+
+def serve(model_path: str, n_ctx: int, n_threads: int, variant: str | None) -> None:
+    channel = Channel()
+    started = time.perf_counter()
+    llama, variant = _open(model_path, variant, channel, n_ctx=n_ctx, n_threads=n_threads)
     channel.send(ready=True, variant=variant, load_s=round(time.perf_counter() - started, 3))
     crash = _crash_after()
     tokens = 0
@@ -209,12 +224,20 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="llama_worker")
-    parser.add_argument("model")
+    parser.add_argument("model", nargs="?")
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--variant", help="the CPU module to load (libggml-cpu-VARIANT.so)")
+    parser.add_argument("--check", action="store_true", help="check the module on the text on stdin, then exit")
+    parser.add_argument("--scores", action="store_true", help="print ggml's score of every CPU module, then exit")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the parent's to handle
-    serve(args.model, args.n_ctx, args.threads)
+    if args.scores:
+        print(json.dumps(scores(library_dir())))
+    elif args.check:
+        check(args.model, args.variant, args.threads, sys.stdin.read())
+    else:
+        serve(args.model, args.n_ctx, args.threads, args.variant)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -32,42 +32,23 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from assistant.engines.base import EngineError
+from assistant.engines.llama_modules import CRASHES, CpuModules, Verdict, death_reason, installed_modules, worker
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-_WHY = {
-    signal.SIGILL: "this build of llama.cpp does not run on this CPU",
-    signal.SIGSEGV: "llama.cpp crashed",
-    signal.SIGBUS: "llama.cpp crashed",
-    signal.SIGABRT: "llama.cpp aborted",
-    signal.SIGKILL: "it was killed, perhaps because memory ran out",
-}
 ADVICE = "run `make setup-local` again, or use --engine extractive"
-
-
-def death_reason(returncode: int, stderr_tail: str = "") -> str:
-    """Why the model process ended, in words: its signal and what that usually means, or its exit code."""
-    if returncode < 0:
-        try:
-            sig = signal.Signals(-returncode)
-        except ValueError:
-            return f"signal {-returncode}"
-        why = _WHY.get(sig)
-        return f"signal {sig.name}: {why}" if why else f"signal {sig.name}"
-    last = stderr_tail.strip().splitlines()[-1:] or [""]
-    return f"exit code {returncode}" + (f": {last[0][:200]}" if last[0] else "")
 
 
 class ModelProcess:
     """One running llama_worker: requests in, events out through a reader thread; stderr's end kept."""
 
-    def __init__(self, model_path: str, n_ctx: int, n_threads: int):
-        command = [sys.executable, "-m", "assistant.engines.llama_worker", model_path, "--n-ctx", str(n_ctx),
-                   "--threads", str(n_threads)]
+    def __init__(self, model_path: str, n_ctx: int, n_threads: int, module: str | None):
+        command = worker(model_path, "--n-ctx", str(n_ctx), "--threads", str(n_threads),
+                         *(("--variant", module) if module else ()))
+        self.module = module
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         start_new_session=True)  # Ctrl+C in the terminal is not for it
         self.events: queue.Queue[dict | None] = queue.Queue()
         self.stderr: collections.deque[str] = collections.deque(maxlen=20)
-        self.ready: dict | None = None
         threading.Thread(target=self._read_events, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
@@ -101,12 +82,17 @@ class ModelProcess:
         """The next event; None if the process ended. Raises queue.Empty after `timeout` seconds of silence."""
         return self.events.get(timeout=timeout)
 
+    def crashed(self) -> signal.Signals | None:
+        """The signal of a crash in native code that ended the process (not an outside kill), if one did."""
+        code = self.process.poll()
+        return signal.Signals(-code) if code is not None and -code in CRASHES else None
+
     def reason(self) -> str:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return "it stopped answering"
-        return death_reason(code, "\n".join(self.stderr))
+        return death_reason(code, "\n".join(self.stderr), self.module)
 
     def stop(self) -> None:
         if self.alive():
@@ -118,6 +104,9 @@ class LlamaCppChat(BaseChatModel):
     """Chat completions from a local GGUF file in a child process; the process starts on first use."""
 
     model_path: str
+    # the cache folder, where the verdicts on llama.cpp's CPU modules are kept (assistant.engines.llama_modules);
+    # not `cache`, which is LangChain's switch for caching answers
+    module_cache: Path
     n_ctx: int = 4096
     n_threads: int | None = None
     max_tokens: int = 160
@@ -131,6 +120,7 @@ class LlamaCppChat(BaseChatModel):
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
     _requests: int = PrivateAttr(default=0)
     _active: int | None = PrivateAttr(default=None)  # the request whose answer is not finished
+    _variant: str | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -147,8 +137,8 @@ class LlamaCppChat(BaseChatModel):
 
     @property
     def variant(self) -> str | None:
-        """The CPU module of llama.cpp the running process loaded (zen4, haswell, …)."""
-        return (self._process.ready or {}).get("variant") if self._process is not None else None
+        """The CPU module of llama.cpp the last model process loaded (zen4, haswell, …), after it ended too."""
+        return self._variant
 
     def close(self) -> None:
         with self._lock:
@@ -156,12 +146,29 @@ class LlamaCppChat(BaseChatModel):
                 self._process.stop()
                 self._process = None
 
+    @property
+    def threads(self) -> int:
+        return self.n_threads or os.cpu_count() or 1
+
+    def modules(self) -> CpuModules | None:
+        """llama.cpp's CPU modules and their verdicts for this model; None for a build with its CPU code built in."""
+        return installed_modules(self.module_cache, self.model_path, self.threads)
+
+    def _module(self) -> str | None:
+        """The CPU module the next process loads: the one ASSISTANT_LLAMA_VARIANT names, else the best that has
+        worked here (a module not yet checked is checked first, in a child of its own)."""
+        forced = os.environ.get("ASSISTANT_LLAMA_VARIANT")
+        if forced:
+            return forced
+        modules = self.modules()
+        return modules.choose() if modules is not None else None
+
     def _running(self) -> ModelProcess:
         """The model process, started if it is not running (again, after it died)."""
         if self._process is None or not self._process.alive():
             if self._process is not None:
                 self._process.stop()
-            self._process = ModelProcess(self.model_path, self.n_ctx, self.n_threads or os.cpu_count() or 1)
+            self._process = ModelProcess(self.model_path, self.n_ctx, self.threads, self._module())
         return self._process
 
     def _discard(self, process: ModelProcess) -> None:
@@ -172,7 +179,16 @@ class LlamaCppChat(BaseChatModel):
         self._active = None
 
     def _stopped(self, process: ModelProcess, why: str) -> EngineError:
+        """The error of a process that died or went silent. A crash in the CPU module this engine chose marks that
+        module bad: the next turn takes the next best instead of sending the user to rebuild."""
         self._discard(process)
+        crash = process.crashed()
+        if crash and process.module and not os.environ.get("ASSISTANT_LLAMA_VARIANT"):
+            modules = self.modules()
+            if modules is not None:
+                modules.remember(process.module, Verdict(False, f"died by {crash.name} during a turn"))
+                return EngineError(f"the local model stopped ({why}); llama.cpp's {process.module} module is set "
+                                   "aside, and the next turn uses the next best")
         return EngineError(f"the local model stopped ({why}); {ADVICE}")
 
     def _event(self, process: ModelProcess, rid: int, timeout: float) -> dict:
@@ -191,7 +207,7 @@ class LlamaCppChat(BaseChatModel):
                 raise EngineError(f"the local model could not start ({event['fatal']}); check it with "
                                   "`assistant model list`, or use --engine extractive")
             if event.get("ready"):
-                process.ready = event
+                self._variant = event.get("variant")
             elif event.get("id") == rid:
                 return event
             # else: the end of an earlier, cancelled request
@@ -254,18 +270,21 @@ class LlamaCppChat(BaseChatModel):
             yield chunk
 
 
-def self_check(model_path: str, long_text: str) -> tuple[bool, list[str]]:
+def self_check(model_path: str, long_text: str, cache: Path, recheck: bool = False) -> tuple[bool, list[str]]:
     """Run the installed llama.cpp on one short and one long prompt in a model process, as a turn would: whether
-    it works on this CPU, and what it found (the CPU module loaded, the time each prompt took)."""
+    it works on this CPU, and what it found (the CPU modules tried and why each was kept or skipped, the time
+    each prompt took). `recheck` forgets the modules' verdicts first."""
     import time
 
     from assistant.engines.llama_build import installed_problems
 
-    lines = []
     problems = installed_problems()
-    lines.append("llama.cpp build: " + ("portable (a CPU module per x86-64 family)" if not problems else
-                                        "NOT portable: " + "; ".join(problems) + " — run `make setup-local`"))
-    chat = LlamaCppChat(model_path=model_path, max_tokens=8)
+    lines = ["llama.cpp build: " + ("portable (a CPU module per x86-64 family)" if not problems else
+                                    "NOT portable: " + "; ".join(problems) + " — run `make setup-local`")]
+    chat = LlamaCppChat(model_path=model_path, max_tokens=8, module_cache=cache)
+    modules = chat.modules()
+    if modules is not None and recheck:
+        modules.forget()
     ok = True
     try:
         # the long prompt is what crashed a native build in a VM (a batched matrix multiply on AMX)
@@ -280,9 +299,34 @@ def self_check(model_path: str, long_text: str) -> tuple[bool, list[str]]:
                 break
             lines.append(f"{label}: ok in {time.perf_counter() - started:.1f} s ({len(prompt.split())} words in, "
                          f"{str(reply).strip()[:40]!r} out)")
-        if chat.variant:
-            lines.insert(1, f"CPU module loaded: {chat.variant}")
+        used = chat.variant
     finally:
         chat.close()
+    lines[1:1] = _module_lines(modules, used)
     lines.append("llama.cpp works on this CPU" if ok else "llama.cpp does NOT work on this CPU")
     return ok, lines
+
+
+def _module_lines(modules: CpuModules | None, used: str | None) -> list[str]:
+    """The CPU modules, best first, each with what became of it here."""
+    forced = os.environ.get("ASSISTANT_LLAMA_VARIANT")
+    if forced:
+        return [f"CPU module loaded: {used or forced} (named by ASSISTANT_LLAMA_VARIANT, not checked)"]
+    if modules is None:
+        return [f"CPU module loaded: {used}"] if used else []
+    try:
+        found = modules.modules()
+    except EngineError as exc:
+        return [f"CPU modules: {exc}"]
+    lines = [f"CPU module loaded: {used or 'none'}",
+             f"CPU modules, best first by ggml's score on this CPU (checked with {modules.n_threads} threads):"]
+    unchecked = [m.name for m in found if m.score > 0 and m.verdict is None]
+    for module in found:
+        if module.verdict is not None:
+            state = ("used" if module.name == used else "works, kept in reserve") if module.verdict.ok else "skipped"
+            lines.append(f"  {module.name:<15} {state}: {module.verdict.why}")
+    if unchecked:
+        lines.append(f"  not checked, as a better one works: {', '.join(unchecked)}")
+    if cannot := [m.name for m in found if m.score <= 0]:
+        lines.append(f"  cannot run on this CPU, by its features: {', '.join(cannot)}")
+    return lines
