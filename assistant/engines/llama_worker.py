@@ -179,7 +179,7 @@ def check(model_path: str, variant: str, n_threads: int, text: str) -> None:
     llama.eval(tokens[:-CHECK_ONE_BY_ONE])
     for token in tokens[-CHECK_ONE_BY_ONE:]:
         llama.eval([token])
-    logits = np.array(llama.scores[: len(tokens)])
+    logits = llama.scores[: len(tokens)]
     if fault == "garbage":
         logits = -logits  # every prediction the least likely token
     right = logits[:-1].argmax(axis=1) == np.array(tokens[1:])
