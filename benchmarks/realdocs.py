@@ -30,7 +30,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "realdocs"
+# beside the checkout, or where the workplace keeps it (a worktree of the checkout lives elsewhere)
+DATA = next((p for p in (ROOT.parent / "shared" / "realdocs", Path("/work/shared/realdocs")) if p.exists()),
+            ROOT.parent / "shared" / "realdocs")
 RESULTS = ROOT / "benchmarks" / "results"
 # runs a command and prints its wall seconds and the peak resident set (KiB) of its largest process
 _MEASURE = ("import resource, subprocess, sys, time; started = time.perf_counter(); "
