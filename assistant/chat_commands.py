@@ -131,9 +131,10 @@ def cmd_script(args) -> int:
         return 2
     failures = 0
     with tempfile.TemporaryDirectory(prefix="assistant-script-") as scratch:
-        assistants = ScriptAssistants(store_settings(args), assistant_settings(args), Path(scratch), args.engine)
+        assistants = ScriptAssistants(store_settings(args), assistant_settings(args), Path(scratch), args.engine,
+                                      indexed=args.indexed)
         try:
-            for result in run_script(script, args.file.parent, assistants):
+            for result in run_script(script, args.file.parent, assistants, indexed=args.indexed):
                 failures += not result.passed
                 if args.json:
                     print(to_json_line(result), flush=True)

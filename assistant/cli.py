@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     script = commands.add_parser("script", parents=[where, engine], help="run scripted conversations (YAML or JSON)")
     script.add_argument("file", type=Path, metavar="FILE")
     script.add_argument("--json", action="store_true", help="JSON Lines, one object per turn")
+    script.add_argument("--indexed", action="store_true",
+                        help="answer from the documents indexed in the store (assistant index), not the script's")
 
     index = commands.add_parser("index", parents=[where],
                                 help="add or update documents (.txt .md .html .pdf, folders, http(s) web pages)")

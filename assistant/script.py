@@ -179,16 +179,21 @@ class TurnResult(BaseModel):
     first_token_ms: float | None = None
 
 
-def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult]:
-    """Run every conversation in its own fresh state; `assistant_for(engine)` gives the assistant to ask."""
+def run_script(script: Script, base: Path, assistant_for, indexed: bool = False) -> Iterator[TurnResult]:
+    """Run every conversation in its own fresh state; `assistant_for(engine)` gives the assistant to ask.
+    `indexed`: every conversation answers from the documents already in the store, and the script names none."""
+    if indexed and (script.documents or any(spec.documents for spec in script.conversations)):
+        raise ScriptError("the script names documents, but --indexed answers from the store's; drop one of the two")
     shared = resolve_documents(script.documents, base) if script.documents else None
     assistant = assistant_for(script.engine)
     for number, spec in enumerate(script.conversations, start=1):
         name = spec.id or f"c{number}"
-        # no documents: the bundled article, indexed beside the script's others (it is no demo here)
-        documents = (resolve_documents(spec.documents, base) if spec.documents else shared) or [bundled_document()]
-        assistant.index.add(documents)
-        document_ids = [d.id for d in documents]
+        document_ids = None
+        if not indexed:
+            # no documents: the bundled article, indexed beside the script's others (it is no demo here)
+            documents = (resolve_documents(spec.documents, base) if spec.documents else shared) or [bundled_document()]
+            assistant.index.add(documents)
+            document_ids = [d.id for d in documents]
         assistant.prepare(document_ids)
         conversation_id = None
         for turn_number, turn_spec in enumerate(spec.turns, start=1):
@@ -206,10 +211,11 @@ def run_script(script: Script, base: Path, assistant_for) -> Iterator[TurnResult
 
 class ScriptAssistants:
     """The assistant for each engine a script asks for, made once: documents go to the store's `scripts`
-    collection, conversations to a throw-away file in `scratch`; `override` (the --engine flag) wins."""
+    collection (unless the script answers from the `indexed` ones), conversations to a throw-away file in
+    `scratch`; `override` (the --engine flag) wins."""
 
-    def __init__(self, store, settings, scratch: Path, override: str | None = None):
-        self.store = store.model_copy(update={"collection": "scripts"})
+    def __init__(self, store, settings, scratch: Path, override: str | None = None, indexed: bool = False):
+        self.store = store if indexed else store.model_copy(update={"collection": "scripts"})
         self.settings = settings.model_copy(update={"conversations": scratch / "conversations.sqlite"})
         self.override = override
         self._made: dict[str, object] = {}

@@ -1,6 +1,6 @@
 """Real documents (`../shared/realdocs/`: PDF manuals, papers and slides, documentation pages, READMEs), indexed
 and asked about through the CLI exactly as a user would: `assistant index docs/` into a new store, then the
-conversations of `questions.json` through `assistant script --json`.
+conversations of `questions.json` through `assistant script --indexed --json`.
 
 Per answerable turn: *right and cited* when the answer holds one of `answer_any` (after NFKC and collapsing
 white space, case-insensitive, whole words) and a verified citation from the turn's file quotes an answer phrase
@@ -76,9 +76,26 @@ class Tree:
         return done, seconds, peak
 
 
-def script(data: dict) -> dict:
-    return {"conversations": [{"id": c["id"], "turns": [{"ask": t["q"]} for t in c["turns"]]}
-                              for c in data["conversations"]]}
+def script(data: dict, documents: list[Path] | None = None) -> dict:
+    """The conversations as a script; with `documents`, naming them (for a checkout without `--indexed`, which
+    indexes them beside the store's own with the same loaders and ids)."""
+    out = {"conversations": [{"id": c["id"], "turns": [{"ask": t["q"]} for t in c["turns"]]}
+                             for c in data["conversations"]]}
+    if documents:
+        out["documents"] = [{"path": str(path)} for path in documents]
+    return out
+
+
+def run_script(tree: Tree, data: dict) -> subprocess.CompletedProcess:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(script(data), handle, allow_unicode=True)
+    done, _, _ = tree.run("script", handle.name, "--json", "--indexed", "--engine", tree.engine)
+    if done.returncode == 2 and "--indexed" in done.stderr:  # an earlier release
+        files = sorted(p for p in (DATA / "docs").rglob("*") if p.is_file())
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+            yaml.safe_dump(script(data, files), handle, allow_unicode=True)
+        done, _, _ = tree.run("script", handle.name, "--json", "--engine", tree.engine)
+    return done
 
 
 def cites_right(result: dict, turn: dict, files: dict[str, str]) -> list[dict]:
@@ -104,9 +121,7 @@ def evaluate(tree: Tree, data: dict) -> dict:
     indexed, index_s, index_mib = tree.run("index", str(DATA / "docs"), measure=True)
     docs = json.loads(tree.run("docs", "--json")[0].stdout or "[]")
     files = {d["id"]: os.path.relpath(d["source"], DATA) for d in docs if d.get("source", "").startswith(str(DATA))}
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        yaml.safe_dump(script(data), handle, allow_unicode=True)
-    done, _, _ = tree.run("script", handle.name, "--json", "--engine", tree.engine)
+    done = run_script(tree, data)
     results = {(r["conversation"], r["turn"]): r for r in map(json.loads, filter(str.strip, done.stdout.splitlines()))}
     turns, pdf_cites, pdf_right_page = [], 0, 0
     for c in data["conversations"]:

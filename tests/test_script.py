@@ -85,6 +85,24 @@ conversations:
                              "citations", "sources", "checks", "passed", "latency_ms"}
 
 
+def test_indexed_scripts_answer_from_the_documents_in_the_store(tmp_path):
+    """`--indexed`: a regression script for one's own corpus, asked of what `assistant index` put in the store."""
+    (tmp_path / "harbour.md").write_text("# Harbour news\n\nThe new harbour in Quuxport opened on 3 May 2021.\n")
+    (tmp_path / "ferry.txt").write_text("The ferry to Ormsund leaves at seven and costs twelve euros.\n")
+    store = tmp_path / "s"
+    assert run_assistant("index", str(tmp_path / "harbour.md"), str(tmp_path / "ferry.txt"), store=store).returncode == 0
+    (tmp_path / "mine.yaml").write_text("conversations:\n  - turns:\n      - ask: When did the harbour open?\n"
+                                        "        expect: {answer_contains: [3 May 2021], cited: true}\n"
+                                        "      - ask: How much does the ferry cost?\n"
+                                        "        expect: {answer_contains: [twelve euros]}\n")
+    result = run_assistant("script", str(tmp_path / "mine.yaml"), "--indexed", "--json", store=store)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(json.loads(line)["passed"] for line in result.stdout.splitlines())
+    (tmp_path / "both.yaml").write_text("documents: [{path: ferry.txt}]\nconversations: [{turns: [{ask: hi}]}]\n")
+    both = run_assistant("script", str(tmp_path / "both.yaml"), "--indexed", store=store)
+    assert both.returncode == 2 and "--indexed answers from the store's" in both.stderr
+
+
 def test_a_failed_expectation_exits_1_and_an_invalid_script_exits_2(tmp_path):
     (tmp_path / "fails.yaml").write_text("conversations:\n  - turns:\n      - ask: Who mediated the ceasefire?\n"
                                          "        expect: {answer_contains: [penguins]}\n")
