@@ -7,13 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from store import HybridRetriever, Index, Passage
+from store import Document, HybridRetriever, Index, Passage, Span
 from store.retriever import reciprocal_rank_fusion, sigmoid
 
 from assistant.analysis import QuestionAnalysis, analyse
@@ -22,6 +22,8 @@ from assistant.engines.base import AnswerEngine, Draft, EngineError, Evidence, Q
 from assistant.engines.extractive import rank_passages
 from assistant.followup import keeps_question, resolve_followup
 from assistant.turns import Source, Turn
+
+SpanT = TypeVar("SpanT", bound=Span)
 
 PASSAGES = 6  # passages the engine sees and the user is shown
 
@@ -93,7 +95,7 @@ class ConversationGraph:
         self.on_token: Callable[[str], None] | None = None  # default for ask(); `assistant ask` streams with it
         self._call = threading.local()
         self._lock = threading.Lock()  # one turn at a time per graph: the engines keep no per-turn state
-        self._texts: dict[str, str] = {}
+        self._documents: dict[str, Document | None] = {}
         graph = StateGraph(ConversationState)
         graph.add_node("resolve", self._resolve)
         graph.add_node("retrieve", self._retrieve)
@@ -153,11 +155,20 @@ class ConversationGraph:
         passages = [p for p, _ in fused[: PASSAGES * 2]]
         return {"sources": passages}
 
+    def _document(self, document_id: str) -> Document | None:
+        if document_id not in self._documents:
+            self._documents[document_id] = self.index.document(document_id)
+        return self._documents[document_id]
+
     def _document_text(self, document_id: str) -> str:
-        if document_id not in self._texts:
-            document = self.index.document(document_id)
-            self._texts[document_id] = document.text if document else ""
-        return self._texts[document_id]
+        document = self._document(document_id)
+        return document.text if document else ""
+
+    def _paged(self, span: SpanT) -> SpanT:
+        """The span with the pages it stands on, if its document has pages."""
+        document = self._document(span.document_id)
+        pages = document.pages(span.start, span.end) if document else []
+        return span.model_copy(update={"pages": pages}) if pages else span
 
     def _answer(self, state: ConversationState) -> dict:
         passages = state["sources"]
@@ -185,9 +196,8 @@ class ConversationGraph:
     def _verify(self, state: ConversationState) -> dict:
         draft = state["draft"]
         self._check_stop(draft.text)
-        sources = [
-            Source(rank=i, **passage.model_dump()) for i, passage in enumerate(state["sources"], start=1)
-        ]
+        sources = [self._paged(Source(rank=i, **passage.model_dump(exclude={"page"})))
+                   for i, passage in enumerate(state["sources"], start=1)]
         if draft.refused:
             noun = self.corpus_noun(_in_scope(state))
             if draft.text:  # what the documents do say about it, cited
@@ -199,6 +209,7 @@ class ConversationGraph:
         else:
             answer = draft.text
             citations, unsupported = verify_quotes(answer, draft.quotes, self._document_text)
+        citations = [self._paged(c) for c in citations]
         turn = Turn(
             question=state["question"], standalone_question=state["standalone_question"], answer=answer,
             refused=draft.refused, engine=self.engine.name, citations=citations, sources=sources,
@@ -245,7 +256,7 @@ class ConversationGraph:
             self._call.partial = ""
             self._call.first_token = None
             try:
-                self._texts.clear()  # documents may have been re-indexed since the last turn
+                self._documents.clear()  # documents may have been re-indexed since the last turn
                 config = {"configurable": {"thread_id": conversation_id}}
                 update: dict[str, Any] = {"question": question}
                 if documents is not None:

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from assistant.console import UserError, assistant_settings, err, out, shortened, store_settings, when
 from assistant.transcript import transcript_markdown
-from assistant.turns import Turn
+from assistant.turns import Turn, place
 
 
 def _assistant(args, **overrides):
@@ -36,13 +36,13 @@ def print_turn(turn: Turn) -> None:
         out.print()
     for c in turn.citations:
         mark = "verified" if c.verified else "NOT FOUND in the document"
-        out.print(f"[{c.n}] “{_plain(c.text)}” — {_plain(c.title)}, characters {c.start}–{c.end} ({mark})")
+        out.print(f"[{c.n}] “{_plain(c.text)}” — {_plain(c.title)}, {place(c.start, c.end, c.pages)} ({mark})")
     out.print("\n[bold]Sources[/bold]")
     for group in turn.source_groups():
         out.print(f"[bold]{_plain(group.title)}[/bold]")
         for s in group.passages:
             snippet = shortened(" ".join(s.text.split()), 158)
-            out.print(f"  {s.rank}. [dim](characters {s.start}–{s.end}, score {s.score:.3f})[/dim] {_plain(snippet)}")
+            out.print(f"  {s.rank}. [dim]({place(s.start, s.end, s.pages)}, score {s.score:.3f})[/dim] {_plain(snippet)}")
 
 
 def cmd_ask(args) -> int:

@@ -48,6 +48,7 @@ class Expect(_Strict):
     sources_contain: list[str] | None = Field(default=None, min_length=1)
     cited: bool | None = None
     refuses: bool | None = None
+    page: int | None = Field(default=None, ge=1)  # a verified citation stands on this page of its PDF
 
 
 class TurnSpec(_Strict):
@@ -156,6 +157,8 @@ def check_turn(turn: Turn, expect: Expect | None) -> dict[str, bool]:
         checks["cited"] = any(c.verified for c in turn.citations) == expect.cited
     if expect.refuses is not None:
         checks["refuses"] = turn.refused == expect.refuses
+    if expect.page is not None:
+        checks["page"] = any(expect.page in c.pages for c in turn.citations if c.verified)
     return checks
 
 

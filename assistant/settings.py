@@ -70,6 +70,7 @@ OTHER_VARIABLES = {
     "ASSISTANT_WHEELS": "where the llama.cpp wheels built here are kept (engines/llama_build.py)",
     "ASSISTANT_LLAMA_VARIANT": "the CPU module of llama.cpp the local model's process loads, unchecked "
                                "(engines/llama_modules.py)",
+    "ASSISTANT_PDF_FAULT": "fault injection for the tests of a crashing PDF reader (store/pdf_child.py)",
     "ASSISTANT_LLAMA_CHECK_FAULT": "fault injection for the tests of the CPU module checks (engines/llama_worker.py)",
     "ASSISTANT_LLAMA_CRASH": "fault injection for the tests of a crashing local model (engines/llama_worker.py)",
     "ASSISTANT_TEST_LOCAL_MODEL": "the real GGUF model the tests of the local engine run (tests/local_model.py)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.turns import Turn
+from assistant.turns import Turn, place
 
 
 def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
@@ -12,10 +12,10 @@ def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
         if turn.status != "ok":
             lines += [f"*({turn.status}{': ' + turn.error if turn.error else ''})*", ""]
         for c in turn.citations:
-            lines.append(f"- [{c.n}] “{c.text}” — {c.title}, characters {c.start}–{c.end}"
+            lines.append(f"- [{c.n}] “{c.text}” — {c.title}, {place(c.start, c.end, c.pages)}"
                          + ("" if c.verified else " (not found in the document)"))
         if turn.sources:
             lines += ["", "Sources:", ""]
-            lines += [f"{s.rank}. {s.title} ({s.start}–{s.end}, score {s.score:.3f})" for s in turn.sources]
+            lines += [f"{s.rank}. {s.title} ({place(s.start, s.end, s.pages)}, score {s.score:.3f})" for s in turn.sources]
         lines.append("")
     return "\n".join(lines)

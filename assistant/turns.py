@@ -16,6 +16,14 @@ def _earlier_names(data: Any, names: dict[str, str]) -> Any:
     return data
 
 
+def place(start: int, end: int, pages: list[int]) -> str:
+    """Where a span is, in a reader's words: its page or pages in a PDF, then its characters."""
+    characters = f"characters {start}–{end}"
+    if not pages:
+        return characters
+    return (f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}–{pages[-1]}") + f", {characters}"
+
+
 class Citation(Span):
     """An `[n]` marker in an answer: a quote with exact offsets into its document (`text` is the quote)."""
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ BUNDLED_FILE = "nagorno-karabakh-ceasefire.txt"
 
 
 class Document(BaseModel):
-    """A text kept verbatim as decoded; chunk offsets index into `text`."""
+    """A text kept as decoded (a PDF's as cleaned: `store.pdf`); chunk offsets index into `text`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -28,6 +28,14 @@ class Document(BaseModel):
     title: str
     text: str
     source: str = ""
+    page_starts: tuple[int, ...] = ()  # where each page of a paged document (a PDF) starts in `text`
+
+    def pages(self, start: int, end: int) -> list[int]:
+        """The 1-based pages characters [start, end) stand on; none for a document without pages."""
+        if not self.page_starts:
+            return []
+        first = max(1, bisect.bisect_right(self.page_starts, start))
+        return list(range(first, max(first, bisect.bisect_right(self.page_starts, max(start, end - 1))) + 1))
 
     @cached_property
     def sha256(self) -> str:
@@ -47,9 +55,18 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class Extracted:
+    """What a loader reads from a file: its text, its own title if it has one, where its pages start."""
+
+    text: str
+    title: str | None = None
+    page_starts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Loader:
     extension: str
-    read: Callable[[bytes, Path], tuple[str, str | None]]  # -> (text, title or None)
+    read: Callable[[bytes, Path], Extracted]
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -88,39 +105,37 @@ def unreadable_without(exc: ImportError) -> str:
             "environment, then index it again")
 
 
-def _read_text(data: bytes, path: Path) -> tuple[str, str | None]:
-    return _decode(data, path), None
+def _read_text(data: bytes, path: Path) -> Extracted:
+    return Extracted(_decode(data, path))
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
-def _read_markdown(data: bytes, path: Path) -> tuple[str, str | None]:
+def _read_markdown(data: bytes, path: Path) -> Extracted:
     text = _decode(data, path)
     heading = _MD_HEADING.search(text)
-    return text, heading.group(1) if heading else None
+    return Extracted(text, heading.group(1) if heading else None)
 
 
-def _read_html(data: bytes, path: Path) -> tuple[str, str | None]:
+def _read_html(data: bytes, path: Path) -> Extracted:
     import trafilatura  # deferred: it pulls in lxml and friends
 
     html = _decode(data, path)
     text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
     meta = trafilatura.extract_metadata(html)
-    return text or "", meta.title if meta and meta.title else None
+    return Extracted(text or "", meta.title if meta and meta.title else None)
 
 
-def _read_pdf(data: bytes, path: Path) -> tuple[str, str | None]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def _read_pdf(data: bytes, path: Path) -> Extracted:
+    from store.pdf import PdfError, read_pdf
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata else None
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise LoadError(path, f"is not a readable PDF ({exc}); check that the file is complete") from None
-    return "\n\n".join(page.strip() for page in pages), title or None
+        pdf = read_pdf(data)
+    except PdfError as exc:
+        raise LoadError(path, f"is not a readable PDF ({exc}); check that the file is complete and not "
+                              "locked with a password") from None
+    return Extracted(pdf.text, pdf.title, pdf.page_starts)
 
 
 LOADERS: dict[str, _Loader] = {
@@ -179,12 +194,13 @@ def load_file(path: Path) -> Document:
     if not data.strip():
         raise LoadError(path, "is empty; there is nothing to index")
     try:
-        text, title = loader.read(data, path)
+        read = loader.read(data, path)
     except ImportError as exc:  # a reader's library broken by its install: this file fails, the others go on
         raise LoadError(path, unreadable_without(exc)) from None
-    if not text.strip():
+    if not read.text.strip():
         raise LoadError(path, "holds no extractable text (a scanned PDF or an empty page?)")
-    return Document(id=document_id(path), title=(title or path.stem).strip(), text=text, source=str(path.resolve()))
+    return Document(id=document_id(path), title=(read.title or path.stem).strip(), text=read.text,
+                    source=str(path.resolve()), page_starts=read.page_starts)
 
 
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[LoadError]]:

@@ -8,6 +8,7 @@ text's hash, so a document's earlier text stays readable until its record points
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -37,7 +38,8 @@ def record_metadata(document: Document, state: str, chunks: int = 0) -> dict:
     text parts hold its text."""
     return {"title": document.title, "source": document.source, "sha256": document.sha256 if state == DONE else "",
             "chunks": chunks, "characters": len(document.text), "indexed_at": time.time() if state == DONE else 0.0,
-            "state": state, "text_sha": text_key(document), "text_parts": part_count(document)}
+            "state": state, "text_sha": text_key(document), "text_parts": part_count(document),
+            "page_starts": json.dumps(document.page_starts) if document.page_starts else ""}
 
 
 def recorded_text(metadata: dict) -> TextVersion:
@@ -101,5 +103,6 @@ def stored_documents(records: dict, parts: dict | None) -> list[Document | None]
             documents.append(None)
             continue
         text = "".join(piece for _, piece in pieces) if keys[i] else (legacy or "")
-        documents.append(Document(id=i, title=meta["title"], text=text, source=meta["source"]))
+        documents.append(Document(id=i, title=meta["title"], text=text, source=meta["source"],
+                                  page_starts=tuple(json.loads(meta.get("page_starts") or "[]"))))
     return documents

@@ -14,6 +14,7 @@ from textual.widgets.selection_list import Selection
 from textual.widgets.text_area import Selection as TextSelection
 
 from assistant.console import shortened, when
+from assistant.turns import place
 from tui.commands import help_table, key_of
 from tui.text import visible
 
@@ -52,9 +53,10 @@ class DocumentScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
     AUTO_FOCUS = "#document"
 
-    def __init__(self, title: str, text: str, start: int, end: int, source: str = ""):
+    def __init__(self, title: str, text: str, start: int, end: int, source: str = "", pages: list[int] | None = None):
         super().__init__()
         self.doc_title, self.text, self.start, self.end = title, visible(text), start, end
+        self.pages = pages or []
         self.source = source if source not in ("", "inline", "bundled") else ""  # a path or a URL
 
     def _location(self, offset: int) -> tuple[int, int]:
@@ -64,7 +66,7 @@ class DocumentScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(Text.assemble((visible(self.doc_title), "bold"),
-                                      (f"  characters {self.start}–{self.end}  (Esc closes)", "dim")))
+                                      (f"  {place(self.start, self.end, self.pages)}  (Esc closes)", "dim")))
             if self.source:
                 yield Label(Text(visible(self.source), style="dim"), classes="document-source")
             yield TextArea(self.text, read_only=True, soft_wrap=True, show_line_numbers=False, id="document")

@@ -8,6 +8,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
+from assistant.turns import place
 from tui.text import answer_markdown, visible
 
 HIGHLIGHT = "bold black on yellow"
@@ -114,7 +115,7 @@ class SourceCard(Static, can_focus=True):
         body = Text(visible(s.text))
         for n, start, end in self.highlights:
             body.stylize(SELECTED_HIGHLIGHT if n == selected else HIGHLIGHT, start, end)
-        return Text.assemble((f"{s.rank}.", "bold"), (f"  characters {s.start}–{s.end}  score {s.score:.2f}", "dim"),
+        return Text.assemble((f"{s.rank}.", "bold"), (f"  {place(s.start, s.end, s.pages)}  score {s.score:.2f}", "dim"),
                              (markers, "bold yellow"), "\n", body)
 
 

@@ -127,7 +127,8 @@ class AssistantWork:
         if found is None:
             self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
             return
-        self.call_from_thread(self.push_screen, DocumentScreen(title, found.text, start, end, found.source))
+        self.call_from_thread(self.push_screen, DocumentScreen(title, found.text, start, end, found.source,
+                                                               found.pages(start, end)))
 
     @work(thread=True, exit_on_error=False, group="index")
     def _index(self, paths: list[str | Path]) -> None:
