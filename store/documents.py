@@ -119,12 +119,9 @@ def _read_markdown(data: bytes, path: Path) -> Extracted:
 
 
 def _read_html(data: bytes, path: Path) -> Extracted:
-    import trafilatura  # deferred: it pulls in lxml and friends
+    from store.html import html_document
 
-    html = _decode(data, path)
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
-    meta = trafilatura.extract_metadata(html)
-    return Extracted(text or "", meta.title if meta and meta.title else None)
+    return html_document(_decode(data, path))
 
 
 def _read_pdf(data: bytes, path: Path) -> Extracted:

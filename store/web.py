@@ -166,9 +166,7 @@ def _reads_as_prose(text: str) -> bool:
 
 
 def _article(body: bytes, charset: str | None, url: str) -> tuple[str, str | None]:
-    import trafilatura  # deferred: it pulls in lxml and friends
+    from store.html import html_document
 
-    html = body.decode(charset, errors="replace") if charset else body
-    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True, favor_recall=True)
-    meta = trafilatura.extract_metadata(html, default_url=url)
-    return text or "", meta.title if meta and meta.title else None
+    page = html_document(body.decode(charset, errors="replace") if charset else body, url)
+    return page.text, page.title

@@ -1,0 +1,98 @@
+"""HTML pages as text: the article or documentation, without the page's chrome, and without silent loss.
+
+trafilatura finds the article and leaves the menus, sidebars and footers out. On documentation pages it can
+leave out too much (a definition list, a whole section), so its text is checked against the page's own visible
+text (menus, headers, footers, asides, scripts taken out): when it keeps less than COVERAGE of those words, the
+page's visible text is kept instead, block by block. Before either, what is not content goes: permalink anchors
+(the ¶ after every Sphinx or Texinfo heading) and navigation bars ("Next: …, Previous: …, Up: … [Contents]").
+"""
+
+from __future__ import annotations
+
+import re
+
+from store.documents import Extracted
+
+COVERAGE = 0.6  # the share of the visible content's words the article extractor must keep
+_ANCHOR_TEXT = {"¶", "#", "§", "🔗", "link"}
+_NAV_WORDS = re.compile(r"\b(?:Next|Previous|Prev|Up|Top):")
+_BLOCKS = {"p", "li", "pre", "dd", "dt", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "caption",
+           "figcaption", "div", "section", "article", "table", "ul", "ol", "dl", "br"}
+_CHROME = ("//script|//style|//noscript|//template|//nav|//header|//footer|//aside|//form|//*[@role='navigation']"
+           "|//*[contains(concat(' ', normalize-space(@class), ' '), ' nav-panel ')]"
+           "|//*[contains(concat(' ', normalize-space(@class), ' '), ' sphinxsidebar ')]"
+           "|//*[contains(concat(' ', normalize-space(@class), ' '), ' related ')]")
+
+
+def _pruned(html: str | bytes):
+    """The page's tree without permalink anchors, and a copy of it without its chrome either (None if the page
+    does not parse)."""
+    import copy
+
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return None, None
+    for anchor in tree.xpath("//a"):
+        if (anchor.text_content() or "").strip() in _ANCHOR_TEXT or "headerlink" in (anchor.get("class") or ""):
+            anchor.drop_tree()
+    content = copy.deepcopy(tree)
+    for element in content.xpath(_CHROME):
+        element.drop_tree()
+    return tree, content
+
+
+def visible_text(content) -> str:
+    """The text of a tree, a line per block (a paragraph, a list item, a table row with its cells apart)."""
+    pieces: list[str] = []
+
+    def walk(element) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag in _BLOCKS:
+            pieces.append("\n")
+        if element.text and tag not in ("script", "style"):
+            pieces.append(element.text)
+        for child in element:
+            walk(child)
+            if child.tail:
+                pieces.append(child.tail)
+        if tag in ("td", "th"):
+            pieces.append(" | ")
+        if tag in _BLOCKS:
+            pieces.append("\n")
+
+    walk(content)
+    lines = (" ".join(line.split()).strip(" |") for line in "".join(pieces).split("\n"))
+    return "\n\n".join(line for line in lines if line)
+
+
+def _navigation(line: str) -> bool:
+    """A navigation bar's line: "Next: …, Previous: …, Up: … [Contents][Index]"."""
+    return len(_NAV_WORDS.findall(line)) >= 2 or line.rstrip().endswith(("[Contents][Index]", "[Index]"))
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def html_document(html: str | bytes, url: str | None = None) -> Extracted:
+    """A page's content as text and its title: trafilatura's article, or the page's visible text where the
+    article keeps less than COVERAGE of it; navigation lines and permalink marks removed."""
+    import lxml.html
+    import trafilatura  # deferred: it pulls in lxml and friends
+
+    tree, content = _pruned(html)  # bytes are decoded by lxml as the page's own <meta charset> says
+    cleaned = lxml.html.tostring(tree, encoding="unicode") if tree is not None else html
+    text = trafilatura.extract(cleaned, url=url, include_comments=False, include_tables=True, favor_recall=True) or ""
+    meta = trafilatura.extract_metadata(cleaned, default_url=url)
+    if content is not None:
+        visible = visible_text(content)
+        seen = _words(visible)
+        if seen and len(_words(text) & seen) < COVERAGE * len(seen):
+            text = visible
+    text = "\n".join(line for line in text.split("\n") if not _navigation(line))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    title = " ".join((meta.title if meta and meta.title else "").replace("¶", "").split()) or None
+    return Extracted(text, title)
