@@ -50,7 +50,9 @@ _FOCUS_TYPES: dict[str, AnswerType] = {
 # "how much" with these verbs asks for a sum of money
 _MONEY_VERBS = frozenset({"cost", "pay", "spend", "charge", "earn", "raise", "sell", "owe", "lose", "price", "worth"})
 _OVERVIEW_NOUNS = frozenset({"article", "story", "piece", "text", "document", "report", "column", "essay", "this",
-                             "it", "post", "paper", "op-ed"})
+                             "it", "post", "paper", "op-ed", "manual", "guide", "template", "readme", "documentation",
+                             "spec", "specification", "faq", "deck", "slides", "handbook", "tutorial", "presentation",
+                             "book", "pdf", "file", "page"})
 _OVERVIEW = re.compile(
     r"\b(what'?s|what is|what are)\b.*\b(about|arguing|saying)\s*\??$"
     r"|\bmain (point|idea|argument|takeaway)s?\b|\b(sum|summ?ari[sz]e|summary|gist|overview|tl;?dr)\b"
@@ -71,12 +73,14 @@ class QuestionAnalysis(BaseModel):
     unit_text: str | None = None  # ... as the question says it ("soldiers")
     focus: list[str] = []  # content lemmas: what the question is about
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
+    words: list[str] = []  # the question's own words, lower-cased (a technical answer must add one)
     times: list[str] = []  # the question's own time frame ("ten years ago", "in 2014"): the answer must have one
     asked: str | None = None  # the noun a name is asked for, as a lemma ("publisher" in "Who is her publisher?")
     role: bool = False  # ... a role the answering sentence must state ("her publisher", "which study"), not a category
     depends_on_previous: bool = False  # a pronoun, an ellipsis, a bare "Why?": it leans on the last turn
     continues: bool = False  # "What else?": more of what the last answer gave
     documents_named: list[str] = []  # how the question names the documents it is about ("the Wi-Fi article": "Wi-Fi")
+    this_document: bool = False  # "this document", "the same paper": the one the conversation is about
     asks: str | None = None  # the question without the phrase that names its document, when it has one
 
     @property
@@ -94,7 +98,14 @@ class QuestionAnalysis(BaseModel):
 
 # nouns that name a document when they are modified ("the Greece article", "the Darryl Dawkins obituary")
 _DOCUMENT_NOUNS = frozenset({"article", "story", "piece", "report", "obituary", "column", "essay", "op-ed", "editorial",
-                             "review", "interview", "profile", "post", "document", "paper", "feature", "file"})
+                             "review", "interview", "profile", "post", "document", "paper", "feature", "file",
+                             "manual", "guide", "template", "readme", "documentation", "doc", "docs", "spec",
+                             "specification", "faq", "deck", "slide", "slides", "handbook", "tutorial", "howto",
+                             "presentation", "book", "pdf"})
+# a file named as such: "biblatex.pdf", "mnras_guide.pdf"
+_FILE_NAME = re.compile(r"(?<![\w/.-])[\w.-]+\.(?:pdf|html?|md|markdown|txt)\b", re.IGNORECASE)
+# the document being talked about: "this document", "the same paper", "this manual"
+_THIS_DOCUMENT = re.compile(r"\b(?:this|that|the same)\s+(?:" + "|".join(sorted(_DOCUMENT_NOUNS)) + r")\b", re.IGNORECASE)
 _TURN_TO = re.compile(r"^\s*(?:and\s+)?(?:back to|switching to|switch to|turning to|turn to|over to|now to|on to)\s+"
                       r"(?:the\s+)?(?P<named>[^:,;?—–]+?)\s*[:,;—–]\s*(?P<rest>\S.*)$", re.IGNORECASE)
 
@@ -103,6 +114,9 @@ def named_documents(question: str) -> tuple[list[str], str]:
     """The phrases with which a question names the documents it is about, and the question without the one that
     only says where to look: "In the Wi-Fi article, how far ...?" → (["Wi-Fi"], "how far ...?"); "Back to Greece:
     who ...?" → (["Greece"], "who ...?"). A bare "the article" names none: it is the one being talked about."""
+    files = _FILE_NAME.findall(question)
+    if files:  # "what is biblatex.pdf about?" asks what the document is about
+        return files, _FILE_NAME.sub("the document", question)
     turned = _TURN_TO.match(question)
     if turned:  # "Back to the Greece article: who ...?" asks "who ...?"; in "Back to Greece: who ...?" the topic stays
         nested, _ = named_documents(turned["named"])
@@ -140,7 +154,8 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     # the documents named are this question's words, whatever it inherits ("What else?" names none); a question that
     # names its document is about that document, not the last turn's
     return analysis.model_copy(update={"documents_named": named, "asks": asks if asks != question else None,
-                                       "depends_on_previous": analysis.depends_on_previous and not named})
+                                       "depends_on_previous": analysis.depends_on_previous and not named,
+                                       "this_document": bool(_THIS_DOCUMENT.search(question)) and not named})
 
 
 def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalysis:
@@ -156,7 +171,8 @@ def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalys
     has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
     short = len(words) <= 3
     depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
-    base = dict(focus=focus, names=names, times=times, depends_on_previous=depends)
+    base = dict(focus=focus, names=names, times=times, depends_on_previous=depends,
+                words=[t.lower_ for t in words])
 
     if _WHAT_ELSE.match(question) and previous is not None:
         return previous.model_copy(update={"continues": True, "depends_on_previous": True})
@@ -324,7 +340,49 @@ def _counts(span) -> set[str]:
     return set()
 
 
+# What answers "which …?" in technical writing as a name does in the news: an option (-f, --norc, [balance]), a macro
+# (\hypersetup), a path or file (~/.octaverc, mnras.cls), an identifier (DEB_GAIN_ROOT_CMD, gnuplot_pipes, camelCase),
+# a call (repeat()), a version (v7.00u, 3.18b), a setting (repeat=5), code in backquotes or quotes.
+_TECHNICAL = re.compile(r"""(?x)
+    (?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?
+  | \\[A-Za-z@]+\*?
+  | (?<![\w/])(?:~|\.{1,2})?/[\w.~/-]*\w | (?<![\w/])~[\w.-]+
+  | \b[A-Za-z][\w]*_\w+\b
+  | \b[a-z]+[A-Z]\w*\b
+  | \bv?\d+(?:\.\d+)+[a-z]?\b
+  | \[[\w=,.-]+\]
+  | \b\w+\(\)
+  | `[^`]+`
+  | \b\w[\w-]*=\w[\w.-]*
+  | \b[\w.-]+\.(?:tex|sty|cls|bib|bst|py|cfg|rc|txt|md|pdf|json|ya?ml|sh|conf|ini|toml|el|m)\b
+""")
+# "key=5" states a number of key ("repeat=5": five repeats)
+_SETTING = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(\d[\d.,]*)")
+
+
+def technical_answers(sentence: str, analysis: QuestionAnalysis) -> list[str]:
+    """The technical names (see _TECHNICAL) a sentence holds that the question does not."""
+    asked = set(analysis.words)
+    return [m.group() for m in _TECHNICAL.finditer(sentence)
+            if m.group().lower().strip("[]`'\"()=") not in asked and m.group().lower() not in asked]
+
+
+def _settings(sentence: str, analysis: QuestionAnalysis) -> list[str]:
+    """Numbers a sentence gives as a setting of what the question counts ("repeat=5" for "How many repeats")."""
+    if not analysis.unit:
+        return []
+    unit = content_stems(analysis.unit)
+    return [m.group(2) for m in _SETTING.finditer(sentence) if content_stems(m.group(1).replace("_", " ")) & unit]
+
+
 def holds_answer(sentence: str, analysis: QuestionAnalysis) -> bool:
-    """The sentence can answer the question: it holds the kind of answer the question expects, if any."""
-    return analysis.answer_type is None or bool(answer_entities(sentence, analysis))
+    """The sentence can answer the question: it holds the kind of answer the question expects, if any (a name
+    asked for may be a technical one: an option, a file, a version)."""
+    if analysis.answer_type is None or answer_entities(sentence, analysis):
+        return True
+    if analysis.answer_type == "name":
+        return bool(technical_answers(sentence, analysis))
+    if analysis.answer_type in {"number", "quantity"}:
+        return bool(_settings(sentence, analysis))
+    return False
 

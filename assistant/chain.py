@@ -125,8 +125,9 @@ class ConversationGraph:
 
     def _focus(self, analysis: QuestionAnalysis, state: ConversationState) -> list[str] | None:
         """In a conversation over several documents, the ones this turn is about: those the question names ("in
-        the Wi-Fi article"), else for a question that leans on the last turn ("And the short one?"), the document
-        of the last answer; None: all of the conversation's."""
+        the Wi-Fi article", "biblatex.pdf"); else for a question that leans on the last turn ("And the short
+        one?", "this document") the document of the last answer, unless the question's words name others by
+        their titles; else those ("In hyperref, …"); None: all of the conversation's."""
         documents = state.get("documents")
         scope = documents if documents is not None else list(self.index.catalog().titles)  # (read at most once a second)
         if len(scope) < 2:
@@ -138,10 +139,13 @@ class ConversationGraph:
                 if document is not None and document not in named:
                     named.append(document)
             return named or None
+        # "In hyperref, …", "the Octave startup file": words that only a few documents' titles or files bear
+        titled = self.retriever.documents_titled(analysis.words, scope)
         cited = first_citations(finished_turns(state))
-        if analysis.depends_on_previous and cited and cited[-1][0] in scope:
-            return [cited[-1][0]]
-        return None
+        last = cited[-1][0] if cited else None
+        if (analysis.depends_on_previous or analysis.this_document) and last in scope and (not titled or last in titled):
+            return [last]  # "And for URLs?", "What is this document about?": the last answer's document
+        return titled or None
 
     def _retrieve(self, state: ConversationState) -> dict:
         self._check_stop()

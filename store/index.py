@@ -36,6 +36,7 @@ class DocumentInfo(BaseModel):
 class Catalog(BaseModel):
     fingerprint: str
     titles: dict[str, str]
+    sources: dict[str, str] = {}  # a document's file path or URL
 
 
 def _reading(method):
@@ -177,6 +178,7 @@ class Index:
             self._catalog = Catalog(
                 fingerprint=hashlib.sha256("\n".join([corpus.name, *rows]).encode()).hexdigest(),
                 titles={i: m["title"] for i, m in zip(got["ids"], got["metadatas"], strict=True)},
+                sources={i: m.get("source", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)},
             )
             self._catalog_at, self._catalog_generation = now, self._generation
         return self._catalog

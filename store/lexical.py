@@ -27,6 +27,11 @@ _STEMMER = Stemmer.Stemmer("english")
 logger = logging.getLogger(__name__)
 
 
+def stems(words: list[str]) -> list[str]:
+    """The English stems of words, as the lexical index stems them."""
+    return _STEMMER.stemWords(words)
+
+
 def _tokenize(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER.stemWords, show_progress=False)
 

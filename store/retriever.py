@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -15,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from store.chunking import Chunk
 from store.encoders import CrossEncoder
 from store.index import Index
-from store.lexical import LexicalIndex, lexical_index_for
+from bm25s.stopwords import STOPWORDS_EN
+
+from store.lexical import LexicalIndex, lexical_index_for, stems
 from store.spans import Span
 
 
@@ -102,18 +105,41 @@ class HybridRetriever(BaseRetriever):
         ]
 
     def document_named(self, phrase: str, document_ids: Sequence[str]) -> str | None:
-        """The document that a phrase such as "the Wi-Fi article" names ("Wi-Fi"): the one whose title holds the
-        phrase, else the one whose text best matches its words (BM25, then the dense vectors), else None."""
-        words = phrase.lower().split()
-        titles = self.index.catalog().titles
-        titled = [d for d in document_ids if all(w in titles.get(d, "").lower() for w in words)]
-        if len(titled) == 1:
-            return titled[0]
+        """The document that a phrase such as "the Wi-Fi article" names ("Wi-Fi"), or a file name ("biblatex.pdf"):
+        the one whose title and file name hold the most of the phrase's words (when one holds more than the
+        others), else the one whose text best matches them (BM25, then the dense vectors), else None."""
+        catalog = self.index.catalog()
+        filed = [d for d in document_ids if _file_name(catalog.sources.get(d, "")) == phrase.strip().lower()]
+        if len(filed) == 1:
+            return filed[0]
+        wanted = _name_stems(phrase)
+        held = {d: len(wanted & _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}"))
+                for d in document_ids}
+        best = max(held.values(), default=0)
+        if best and list(held.values()).count(best) == 1:
+            return max(held, key=held.get)
         lexical = self.lexical_index().search(phrase, 1, document_ids)
         if lexical:
             return lexical[0][0].document_id
         dense = self.index.dense_search(phrase, 1, document_ids)
         return dense[0][0].document_id if dense else None
+
+    def documents_titled(self, words: Sequence[str], document_ids: Sequence[str]) -> list[str]:
+        """The documents a question's words name by their titles or file names ("In hyperref, …", "the Octave
+        startup file"): for each word that belongs to the names of a few of the documents (at most NAMED_SHARE of
+        them), those documents; the ones named by the most such words. None named: []."""
+        catalog = self.index.catalog()
+        names = {d: _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}")
+                 for d in document_ids}
+        most = max(1, int(NAMED_SHARE * len(document_ids)))
+        counts: dict[str, int] = {}
+        for stem in dict.fromkeys(_name_stems(" ".join(words))):
+            holders = [d for d, stems in names.items() if stem in stems]
+            if 0 < len(holders) <= most:
+                for d in holders:
+                    counts[d] = counts.get(d, 0) + 1
+        best = max(counts.values(), default=0)
+        return [d for d in document_ids if best and counts.get(d) == best]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None) -> list[LCDocument]:
@@ -122,6 +148,20 @@ class HybridRetriever(BaseRetriever):
             LCDocument(page_content=p.text, id=p.chunk_id, metadata=p.model_dump(exclude={"text"}))
             for p in self.search(query, k=k)
         ]
+
+
+NAMED_SHARE = 0.15  # a word names documents when it is in the titles or file names of at most this share of them
+
+
+def _file_name(source: str) -> str:
+    """The file name of a document's source path or URL, lower-cased ("biblatex.pdf"); "" for inline text."""
+    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower() if source not in ("", "inline", "bundled") else ""
+
+
+def _name_stems(text: str) -> set[str]:
+    """The stems of the words of a title or a file name (split at _ - . and case changes too)."""
+    words = re.findall(r"[a-z]+|\d+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower())
+    return set(stems([w for w in words if len(w) >= 3 and w not in STOPWORDS_EN]))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[T]], k: int = 60, key: Callable[[T], str] = lambda c: c.id) -> list[tuple[T, float]]:
