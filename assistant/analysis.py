@@ -58,6 +58,9 @@ _OVERVIEW = re.compile(
     r"|\bmain (point|idea|argument|takeaway)s?\b|\b(sum|summ?ari[sz]e|summary|gist|overview|tl;?dr)\b"
     r"|\bwhat (does|do) (the |this )?(article|story|piece|text|document|writer|author) (say|argue)\s*\??$",
     re.IGNORECASE)
+# the words of a request for a summary that say nothing of its subject ("Give me a short summary.")
+_SUMMARY_WORDS = frozenset({"summary", "summarise", "summarize", "sum", "short", "brief", "quick", "overview", "gist",
+                            "main", "point", "idea", "argument", "takeaway", "give", "tell", "write", "tl;dr"})
 _WHAT_ELSE = re.compile(r"^\s*(and\s+)?(what|anything) else\b|^\s*(tell me )?more\b|^\s*go on\b", re.IGNORECASE)
 _PRONOUNS = frozenset({"he", "she", "it", "they", "them", "him", "her", "his", "hers", "its", "their", "theirs",
                        "this", "that", "these", "those", "there", "then", "former", "latter"})
@@ -102,6 +105,8 @@ _DOCUMENT_NOUNS = frozenset({"article", "story", "piece", "report", "obituary", 
                              "manual", "guide", "template", "readme", "documentation", "doc", "docs", "spec",
                              "specification", "faq", "deck", "slide", "slides", "handbook", "tutorial", "howto",
                              "presentation", "book", "pdf"})
+_QUANTIFIERS = frozenset({"many", "few", "several", "multiple", "numerous", "various", "other", "more", "most", "both",
+                          "each", "every", "all", "some", "any", "next", "previous", "last", "first", "same"})
 # a file named as such: "biblatex.pdf", "mnras_guide.pdf"
 _FILE_NAME = re.compile(r"(?<![\w/.-])[\w.-]+\.(?:pdf|html?|md|markdown|txt)\b", re.IGNORECASE)
 # the document being talked about: "this document", "the same paper", "this manual"
@@ -127,7 +132,9 @@ def named_documents(question: str) -> tuple[list[str], str]:
     for t in doc:
         if t.lemma_.lower() not in _DOCUMENT_NOUNS or t.tag_ in {"WDT", "WP"}:
             continue
-        modifiers = [c for c in t.lefts if c.dep_ in {"compound", "amod", "nmod", "poss", "nummod"}]
+        # ("How many columns", "two papers": counted, not named)
+        modifiers = [c for c in t.lefts if c.dep_ in {"compound", "amod", "nmod", "poss", "nummod"}
+                     and not (c.is_stop or c.tag_ == "CD" or c.lower_ in _QUANTIFIERS)]
         if not modifiers:
             continue
         named.append(doc[modifiers[0].left_edge.i:t.i].text)
@@ -153,6 +160,8 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     analysis = _analyse(asks, previous)
     # the documents named are this question's words, whatever it inherits ("What else?" names none); a question that
     # names its document is about that document, not the last turn's
+    if named and analysis.intent != "overview" and _OVERVIEW.search(question) and set(analysis.focus) <= _SUMMARY_WORDS:
+        analysis = analysis.model_copy(update={"intent": "overview", "answer_type": None})
     return analysis.model_copy(update={"documents_named": named, "asks": asks if asks != question else None,
                                        "depends_on_previous": analysis.depends_on_previous and not named,
                                        "this_document": bool(_THIS_DOCUMENT.search(question)) and not named})
@@ -176,7 +185,7 @@ def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalys
 
     if _WHAT_ELSE.match(question) and previous is not None:
         return previous.model_copy(update={"continues": True, "depends_on_previous": True})
-    if _OVERVIEW.search(question) and (any(w in _OVERVIEW_NOUNS for w in lower) or not focus):
+    if _OVERVIEW.search(question) and (any(w in _OVERVIEW_NOUNS for w in lower) or set(focus) <= _SUMMARY_WORDS):
         return QuestionAnalysis(intent="overview", **{**base, "depends_on_previous": False})
     if lemmas and (lemmas[0] in _AUX_FIRST or (len(lemmas) > 1 and lemmas[0] in {"so", "and", "but"}
                                                and lemmas[1] in _AUX_FIRST)):

@@ -132,20 +132,27 @@ class ConversationGraph:
         scope = documents if documents is not None else list(self.index.catalog().titles)  # (read at most once a second)
         if len(scope) < 2:
             return None
-        if analysis.documents_named:
-            named: list[str] = []
-            for phrase in analysis.documents_named:
-                document = self.retriever.document_named(phrase, scope)
-                if document is not None and document not in named:
-                    named.append(document)
-            return named or None
-        # "In hyperref, …", "the Octave startup file": words that only a few documents' titles or files bear
-        titled = self.retriever.documents_titled(analysis.words, scope)
+        # "the biblatex manual", "biblatex.pdf": named by title or file name; "In hyperref, …": by words that only a
+        # few documents' titles or files bear; "the Wi-Fi article": by the text that best matches the phrase
+        named = self._named(analysis.documents_named, scope, by_name=True)
+        titled = [] if named else self.retriever.documents_titled(analysis.words, scope)
+        if not named and not titled:
+            named = self._named(analysis.documents_named, scope, by_name=False)
+        if named:
+            return named
         cited = first_citations(finished_turns(state))
         last = cited[-1][0] if cited else None
         if (analysis.depends_on_previous or analysis.this_document) and last in scope and (not titled or last in titled):
             return [last]  # "And for URLs?", "What is this document about?": the last answer's document
         return titled or None
+
+    def _named(self, phrases: list[str], scope: list[str], by_name: bool) -> list[str]:
+        named: list[str] = []
+        for phrase in phrases:
+            document = self.retriever.document_named(phrase, scope, by_name=by_name)
+            if document is not None and document not in named:
+                named.append(document)
+        return named
 
     def _retrieve(self, state: ConversationState) -> dict:
         self._check_stop()

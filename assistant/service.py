@@ -130,8 +130,14 @@ class Assistant:
             self._scorer.prepare([self.document_text(i) for i in ids])
 
     def _noun(self, documents: list[str] | None) -> str:
-        count = len(documents) if documents is not None else len(self.index.catalog().titles)
-        return "article" if count == 1 else "documents"
+        """What to call the documents a turn answers from: "article" for one news text (given as text or a web
+        page), "document" for one file, else "documents"."""
+        catalog = self.index.catalog()
+        ids = documents if documents is not None else list(catalog.titles)
+        if len(ids) != 1:
+            return "documents"
+        source = catalog.sources.get(ids[0], "")
+        return "article" if source in ("", "inline", "bundled") or "://" in source else "document"
 
     def ask(self, question: str, conversation_id: str | None = None, documents: list[str] | None = None,
             on_token=None, should_stop=None) -> tuple[str, Turn]:

@@ -1,4 +1,5 @@
-"""HTML pages as text: the article or documentation, without the page's chrome, and without silent loss.
+"""HTML pages as text: the article or documentation, without the page's chrome, and without silent loss; each
+block (a paragraph, a list item, a table row) a paragraph of its own.
 
 trafilatura finds the article and leaves the menus, sidebars and footers out. On documentation pages it can
 leave out too much (a definition list, a whole section), so its text is checked against the page's own visible
@@ -38,6 +39,15 @@ def _pruned(html: str | bytes):
     for anchor in tree.xpath("//a"):
         if (anchor.text_content() or "").strip() in _ANCHOR_TEXT or "headerlink" in (anchor.get("class") or ""):
             anchor.drop_tree()
+    # the source's line breaks inside a paragraph are spaces (a quote then reads as one line), but not in code
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        in_pre = any(a.tag == "pre" for a in element.iterancestors())
+        if element.text and not in_pre and element.tag not in ("pre", "textarea"):
+            element.text = re.sub(r"\s+", " ", element.text)
+        if element.tail and not in_pre:  # (the tail stands in the parent, after the element)
+            element.tail = re.sub(r"\s+", " ", element.tail)
     content = copy.deepcopy(tree)
     for element in content.xpath(_CHROME):
         element.drop_tree()
@@ -92,7 +102,7 @@ def html_document(html: str | bytes, url: str | None = None) -> Extracted:
         seen = _words(visible)
         if seen and len(_words(text) & seen) < COVERAGE * len(seen):
             text = visible
-    text = "\n".join(line for line in text.split("\n") if not _navigation(line))
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    # a block a paragraph (a table row, a list item, a line of code): sentences never run from one into the next
+    text = "\n\n".join(line.strip() for line in text.split("\n") if line.strip() and not _navigation(line))
     title = " ".join((meta.title if meta and meta.title else "").replace("¶", "").split()) or None
     return Extracted(text, title)

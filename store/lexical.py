@@ -111,6 +111,14 @@ class LexicalIndex:
         )
         return [(self._chunk(int(i)), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
+    def documents_with(self, stem: str) -> set[str]:
+        """The documents whose chunks hold a word of this stem (as the index stems words)."""
+        token = self._bm25.vocab_dict.get(stem) if self._ids else None
+        if token is None:
+            return set()
+        scores = self._bm25.scores
+        return set(self._doc_of[scores["indices"][scores["indptr"][token]:scores["indptr"][token + 1]]])
+
     # --- on disk: the first search of a process loads instead of re-tokenizing every chunk --------------------
 
     def save(self, folder: Path) -> None:

@@ -39,6 +39,11 @@ _LIST_ITEM = re.compile(r"^\s*(?:[•◦▪‣∙·\-–—*]\s|\(?[0-9]{1,2}[.)
 _ENDS_SENTENCE = re.compile(r"""[.!?:;]["'”’)\]]*$""")
 # a section heading: numbered ("4.2 Values of options", "B Formatting") or in capitals, with no closing stop
 _HEADING = re.compile(r"^(?:(?:\d+(?:\.\d+)*\.?|[A-Z]\.?|[IVX]+\.)\s+\S.*[^.!?,;:]|[^a-z]*[A-Z]{2}[^a-z]*)$")
+# a superscript footnote mark run into the text after a word's stop: "columns.2(If", "colors.1 svgnames"
+_FOOTNOTE_GLUED = re.compile(r"\b([A-Za-z]{2,})([.;:,])\d{1,2}(?=[A-Z(]|\s)")
+# ... but not a reference to a numbered thing: "Fig.2", "Eq.3", "Sect.4"
+_NUMBERED_THINGS = frozenset({"fig", "figs", "eq", "eqs", "sec", "sect", "tab", "no", "nos", "vol", "ch", "chap",
+                              "ref", "refs", "pp", "art", "app", "thm", "lem", "def", "ex", "vs", "ver", "rev"})
 _FOOTNOTE_MARK = re.compile(r"^\d{1,2}$|^[∗*†‡§¶]$")  # a footnote's mark set on a line of its own
 EDGE_LINES = 2  # how many lines at the top and at the bottom of a page can be running headers or footers
 REPEATS = 0.3  # ... when they repeat on this share of the pages (and on 2 at least)
@@ -123,9 +128,11 @@ def _folio_offsets(line: str, page: int) -> set[int]:
 
 
 def _clean_line(line: str) -> str:
-    """One line with its ligatures spelled out, its control characters, dot leaders and runs of spaces gone; a
-    hyphen PDFium marked at its end is kept (as U+0002) for the reflow, one anywhere else dropped."""
+    """One line with its ligatures spelled out, its control characters, dot leaders, footnote marks glued to a
+    word and runs of spaces gone; a hyphen PDFium marked at its end is kept (as U+0002) for the reflow, one
+    anywhere else dropped."""
     line = _DOT_LEADER.sub(" ", _CONTROL.sub("", line.translate(LIGATURES)))
+    line = _FOOTNOTE_GLUED.sub(lambda m: m[0] if m[1].lower() in _NUMBERED_THINGS else f"{m[1]}{m[2]} ", line)
     hyphenated = line.rstrip().endswith(SOFT_HYPHEN)
     line = " ".join(line.replace(SOFT_HYPHEN, "").split())
     return line + SOFT_HYPHEN if hyphenated and line else line

@@ -104,10 +104,11 @@ class HybridRetriever(BaseRetriever):
             for chunk, score in fused[:k]
         ]
 
-    def document_named(self, phrase: str, document_ids: Sequence[str]) -> str | None:
+    def document_named(self, phrase: str, document_ids: Sequence[str], by_name: bool = False) -> str | None:
         """The document that a phrase such as "the Wi-Fi article" names ("Wi-Fi"), or a file name ("biblatex.pdf"):
         the one whose title and file name hold the most of the phrase's words (when one holds more than the
-        others), else the one whose text best matches them (BM25, then the dense vectors), else None."""
+        others), else (unless `by_name`) the one whose text best matches them (BM25, then the dense vectors), else
+        None."""
         catalog = self.index.catalog()
         filed = [d for d in document_ids if _file_name(catalog.sources.get(d, "")) == phrase.strip().lower()]
         if len(filed) == 1:
@@ -118,6 +119,8 @@ class HybridRetriever(BaseRetriever):
         best = max(held.values(), default=0)
         if best and list(held.values()).count(best) == 1:
             return max(held, key=held.get)
+        if by_name:
+            return None
         lexical = self.lexical_index().search(phrase, 1, document_ids)
         if lexical:
             return lexical[0][0].document_id
@@ -126,16 +129,19 @@ class HybridRetriever(BaseRetriever):
 
     def documents_titled(self, words: Sequence[str], document_ids: Sequence[str]) -> list[str]:
         """The documents a question's words name by their titles or file names ("In hyperref, …", "the Octave
-        startup file"): for each word that belongs to the names of a few of the documents (at most NAMED_SHARE of
-        them), those documents; the ones named by the most such words. None named: []."""
+        startup file"): a word names those whose title or file name holds it when it is a name, not a common word
+        of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may); the
+        documents named by the most such words. None named: []."""
         catalog = self.index.catalog()
         names = {d: _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}")
                  for d in document_ids}
-        most = max(1, int(NAMED_SHARE * len(document_ids)))
+        most = max(2, int(NAMED_SHARE * len(document_ids)))
+        lexical = self.lexical_index()
+        scope = set(document_ids)
         counts: dict[str, int] = {}
-        for stem in dict.fromkeys(_name_stems(" ".join(words))):
+        for stem in _name_stems(" ".join(words)):
             holders = [d for d, stems in names.items() if stem in stems]
-            if 0 < len(holders) <= most:
+            if holders and len(holders) < len(document_ids) and len(lexical.documents_with(stem) & scope) <= most:
                 for d in holders:
                     counts[d] = counts.get(d, 0) + 1
         best = max(counts.values(), default=0)
@@ -150,7 +156,7 @@ class HybridRetriever(BaseRetriever):
         ]
 
 
-NAMED_SHARE = 0.15  # a word names documents when it is in the titles or file names of at most this share of them
+NAMED_SHARE = 0.3  # a word of titles is a name when the texts of at most this share of the documents hold it
 
 
 def _file_name(source: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +36,8 @@ EXPLAIN_MARGIN = 0.3
 TYPE_DEPTH = {"number": 1, "money": 1, "quantity": 1}
 TYPE_DEPTH_OTHER = 3
 SUMMARY_SENTENCES = 3  # an overview answer's sentences
-SUMMARY_POOL = 300  # sentences of a document considered for its summary (a long one: those retrieved)
+SUMMARY_POOL = 300  # sentences of a document considered for its summary (a longer one: its opening's)
+SUMMARY_OPENING = 60
 SUMMARY_REDUNDANCY = 0.5  # how much a candidate's likeness to the chosen sentences counts against it
 
 
@@ -162,11 +164,9 @@ class ExtractiveEngine:
         """The document's summarisable sentences (spans) and their unit vectors, computed once per document."""
         key = (document, len(text))
         if key not in self._vectors:
-            spans = [(s, e) for s, e, _ in sentence_spans(text) if len(text[s:e].split()) >= 6]
-            if len(spans) > SUMMARY_POOL:  # a long document: its retrieved passages stand for it
-                inside = [(s, e) for s, e in spans if any(p.document_id == document and p.start <= s < p.end
-                                                          for p in passages)]
-                spans = spans[:10] + [x for x in inside if x not in spans[:10]]
+            spans = [(s, e) for s, e, _ in sentence_spans(text) if _prose(text[s:e])]
+            if len(spans) > SUMMARY_POOL:  # a long document (a manual): its opening says what it is about
+                spans = spans[:SUMMARY_OPENING]
             vectors = self.embed([text[s:e] for s, e in spans]) if spans else np.zeros((0, 1), dtype=np.float32)
             if len(self._vectors) > 64:
                 self._vectors.clear()
@@ -254,6 +254,17 @@ class ExtractiveEngine:
         kept = [sentences[k] for k in order[:CANDIDATES]]
         have, said = {(s.document_id, s.index) for s in kept}, {s.text for s in kept}
         return kept + [s for s in near if (s.document_id, s.index) not in have and s.text not in said]
+
+
+_PROSE_END = re.compile(r"""[.!?…]["'”’)\]]*$""")
+
+
+def _prose(sentence: str) -> bool:
+    """A sentence of running text, fit for a summary: six words at least, ending as a sentence ends, and mostly
+    words (not a heading, a table row or a line of the table of contents)."""
+    words = sentence.split()
+    return (len(words) >= 6 and bool(_PROSE_END.search(sentence))
+            and sum(any(ch.isalpha() for ch in w) for w in words) >= 0.7 * len(words))
 
 
 def _span(document_id: str, text: str, start: int, end: int) -> Span:
