@@ -120,6 +120,9 @@ class ExtractiveEngine:
             chosen = [best] + [s for s in rest[: EXPLAIN_SENTENCES - 1] if s.score >= best.score - EXPLAIN_MARGIN]
         else:
             chosen = [best] + [s for s in rest[: MAX_SENTENCES - 1] if s.score >= best.score - FOLLOW_MARGIN]
+        taken = {(s.document_id, s.start) for s in chosen}
+        chosen += [after for s in list(chosen)
+                   if (after := _introduced(s, evidence)) and (after.document_id, after.start) not in taken]
         chosen.sort(key=lambda s: (s.document_id, s.start))  # read in document order
         quotes = [_quote(s) for s in chosen]
         text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(chosen, start=1))
@@ -140,8 +143,10 @@ class ExtractiveEngine:
         quoted = {start for doc, start in evidence.quoted if doc == document} if analysis.continues else set()
         centroid = vectors.mean(axis=0)
         centrality = vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-12))
-        chosen: list[int] = []
         open_ = [k for k, (start, end) in enumerate(spans) if not any(start <= q < end for q in quoted)]
+        # the opening says what a text is (a news story's lead, a manual's title and abstract): it comes first
+        chosen: list[int] = open_[:1] if open_ and open_[0] == 0 else []
+        open_ = [k for k in open_ if k not in chosen]
         while open_ and len(chosen) < SUMMARY_SENTENCES:
             redundancy = (vectors[open_] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(open_))
             gain = centrality[open_] - SUMMARY_REDUNDANCY * redundancy
@@ -164,9 +169,12 @@ class ExtractiveEngine:
         """The document's summarisable sentences (spans) and their unit vectors, computed once per document."""
         key = (document, len(text))
         if key not in self._vectors:
-            spans = [(s, e) for s, e, _ in sentence_spans(text) if _prose(text[s:e])]
-            if len(spans) > SUMMARY_POOL:  # a long document (a manual): its opening says what it is about
+            sentences = [(s, e) for s, e, _ in sentence_spans(text)]
+            opening = next(((s, e) for s, e in sentences if _opening(text[s:e])), None)
+            spans = [(s, e) for s, e in sentences if _prose(text[s:e]) and (s, e) != opening]
+            if len(spans) > SUMMARY_POOL:  # a long document (a manual): its opening pages say what it is about
                 spans = spans[:SUMMARY_OPENING]
+            spans = ([opening] if opening else []) + spans  # (first: the summary starts with it)
             vectors = self.embed([text[s:e] for s, e in spans]) if spans else np.zeros((0, 1), dtype=np.float32)
             if len(self._vectors) > 64:
                 self._vectors.clear()
@@ -267,6 +275,14 @@ def _prose(sentence: str) -> bool:
             and sum(any(ch.isalpha() for ch in w) for w in words) >= 0.7 * len(words))
 
 
+def _opening(sentence: str) -> bool:
+    """The sentence that opens a text (its lead, or its title with its subtitle): four words at least, mostly
+    words, not a line of the table of contents (which ends with a page number)."""
+    words = sentence.split()
+    return (len(words) >= 4 and not words[-1].isdigit()
+            and sum(any(ch.isalpha() for ch in w) for w in words) >= 0.7 * len(words))
+
+
 def _span(document_id: str, text: str, start: int, end: int) -> Span:
     """The span of `text` [start, end) (built unvalidated: hundreds per turn, from offsets just computed)."""
     return Span.model_construct(document_id=document_id, start=start, end=end, text=text[start:end])
@@ -275,6 +291,19 @@ def _span(document_id: str, text: str, start: int, end: int) -> Span:
 def _logit(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
+
+
+def _introduced(sentence: ScoredSentence, evidence: Evidence) -> ScoredSentence | None:
+    """What a sentence that ends with a colon introduces ("On Windows, run:"): the block after it, a command or
+    a list's first item, without which it answers nothing; None for any other sentence."""
+    if not sentence.text.rstrip().endswith(":"):
+        return None
+    text = evidence.document_text(sentence.document_id)
+    following = next(((s, e) for s, e, _ in sentence_spans(text[sentence.end:sentence.end + 2000])), None)
+    if following is None:
+        return None
+    start, end = sentence.end + following[0], sentence.end + following[1]
+    return replace(sentence, span=_span(sentence.document_id, text, start, end), index=sentence.index + 1)
 
 
 def _quote(s: ScoredSentence) -> Quote:
