@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -175,6 +176,20 @@ class ConversationGraph:
         document = self._document(document_id)
         return document.text if document else ""
 
+    def _unknown_names(self, analysis: QuestionAnalysis | None, documents: list[str] | None) -> list[str]:
+        """The names the question uses that none of the documents it is asked of holds (by any word of them)."""
+        if analysis is None or not analysis.proper:
+            return []
+        lexical = self.retriever.lexical_index()
+        unknown = []
+        for name in analysis.proper:
+            holders = lexical.documents_with(name)
+            if documents is not None:
+                holders &= set(documents)
+            if not holders and re.search(r"[^\W\d_]{3,}", name) and name.lower() not in {"the", "and", "for", "this", "that"}:
+                unknown.append(name)
+        return unknown
+
     def _paged(self, span: SpanT) -> SpanT:
         """The span with the pages it stands on, if its document has pages."""
         document = self._document(span.document_id)
@@ -196,6 +211,9 @@ class ConversationGraph:
             analysis=_analysis(state),
         )
         self._check_stop()
+        if self._unknown_names(evidence.analysis, evidence.documents):
+            # "What about Tokyo?" where no document names Tokyo: nothing in them can answer it
+            return {"sources": passages[:PASSAGES], "draft": Draft(text="", quotes=[], refused=True)}
         draft = self.engine.answer(evidence, self._token_sink())
         # Show first the passages holding the best-scored sentences (the runner-ups often hold the answer);
         # a passage's score becomes its best sentence's (0..1), so order and scores agree.

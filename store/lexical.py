@@ -111,13 +111,18 @@ class LexicalIndex:
         )
         return [(self._chunk(int(i)), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def documents_with(self, stem: str) -> set[str]:
-        """The documents whose chunks hold a word of this stem (as the index stems words)."""
-        token = self._bm25.vocab_dict.get(stem) if self._ids else None
-        if token is None:
+    def documents_with(self, words: str) -> set[str]:
+        """The documents whose chunks hold any of these words (tokenized and stemmed as the index does)."""
+        if not self._ids:
             return set()
-        scores = self._bm25.scores
-        return set(self._doc_of[scores["indices"][scores["indptr"][token]:scores["indptr"][token + 1]]])
+        terms = bm25s.tokenize([words], stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False,
+                               show_progress=False)[0]
+        scores, found = self._bm25.scores, set()
+        for term in terms:
+            token = self._bm25.vocab_dict.get(term)
+            if token is not None:
+                found.update(self._doc_of[scores["indices"][scores["indptr"][token]:scores["indptr"][token + 1]]])
+        return found
 
     # --- on disk: the first search of a process loads instead of re-tokenizing every chunk --------------------
 

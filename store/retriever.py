@@ -130,22 +130,20 @@ class HybridRetriever(BaseRetriever):
     def documents_titled(self, words: Sequence[str], document_ids: Sequence[str]) -> list[str]:
         """The documents a question's words name by their titles or file names ("In hyperref, …", "the Octave
         startup file"): a word names those whose title or file name holds it when it is a name, not a common word
-        of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may); the
-        documents named by the most such words. None named: []."""
+        of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may); every
+        document one of them names. None named: []."""
         catalog = self.index.catalog()
         names = {d: _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}")
                  for d in document_ids}
         most = max(2, int(NAMED_SHARE * len(document_ids)))
         lexical = self.lexical_index()
         scope = set(document_ids)
-        counts: dict[str, int] = {}
+        named: set[str] = set()
         for stem in _name_stems(" ".join(words)):
             holders = [d for d, stems in names.items() if stem in stems]
             if holders and len(holders) < len(document_ids) and len(lexical.documents_with(stem) & scope) <= most:
-                for d in holders:
-                    counts[d] = counts.get(d, 0) + 1
-        best = max(counts.values(), default=0)
-        return [d for d in document_ids if best and counts.get(d) == best]
+                named.update(holders)
+        return [d for d in document_ids if d in named]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None) -> list[LCDocument]:

@@ -125,7 +125,7 @@ class ExtractiveEngine:
                    if (after := _introduced(s, evidence)) and (after.document_id, after.start) not in taken]
         chosen.sort(key=lambda s: (s.document_id, s.start))  # read in document order
         quotes = [_quote(s) for s in chosen]
-        text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(chosen, start=1))
+        text = _cited(chosen)
         if analysis.intent == "yesno":
             text = f"{verdict(evidence.question, best.text)} — {text}"
         return Draft(text=text, quotes=quotes, refused=False)
@@ -162,7 +162,7 @@ class ExtractiveEngine:
                                  ce_question=_logit(float(centrality[k])), ce_joined=_logit(float(centrality[k])),
                                  score=_logit(float(centrality[k])))
                   for k in sorted(chosen)]
-        return Draft(text=" ".join(f"{s.text} [{i}]" for i, s in enumerate(picked, start=1)),
+        return Draft(text=_cited(picked),
                      quotes=[_quote(s) for s in picked], ranked=sorted(picked, key=lambda s: -s.score))
 
     def _sentence_vectors(self, document: str, text: str, passages: Sequence[Passage]):
@@ -304,6 +304,17 @@ def _introduced(sentence: ScoredSentence, evidence: Evidence) -> ScoredSentence 
         return None
     start, end = sentence.end + following[0], sentence.end + following[1]
     return replace(sentence, span=_span(sentence.document_id, text, start, end), index=sentence.index + 1)
+
+
+def _cited(sentences: Sequence[ScoredSentence]) -> str:
+    """The sentences, each with its marker; one that does not end as a sentence does (a heading, a table row)
+    stands in a paragraph of its own, so it is never read (nor checked) as part of the next."""
+    text = ""
+    for i, s in enumerate(sentences, start=1):
+        if text:
+            text += " " if _PROSE_END.search(sentences[i - 2].text.rstrip()) else "\n\n"
+        text += f"{s.text} [{i}]"
+    return text
 
 
 def _quote(s: ScoredSentence) -> Quote:
