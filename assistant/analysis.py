@@ -46,6 +46,11 @@ _FOCUS_TYPES: dict[str, AnswerType] = {
     "age": "number", "score": "number", "rate": "number", "share": "number", "speed": "number", "size": "number",
     "population": "number", "total": "number", "distance": "quantity", "length": "quantity", "height": "quantity",
     "weight": "quantity", "cost": "money", "salary": "money", "fee": "money", "budget": "money",
+    # what technical writing names (an answer that is an option, a file or a version: see _TECHNICAL)
+    "file": "name", "directory": "name", "folder": "name", "path": "name", "command": "name", "option": "name",
+    "variable": "name", "key": "name", "macro": "name", "package": "name", "function": "name", "module": "name",
+    "setting": "name", "parameter": "name", "flag": "name", "version": "name", "release": "name",
+    "keyword": "name", "field": "name", "format": "name", "backend": "name", "environment": "name",
 }
 # "how much" with these verbs asks for a sum of money
 _MONEY_VERBS = frozenset({"cost", "pay", "spend", "charge", "earn", "raise", "sell", "owe", "lose", "price", "worth"})

@@ -136,7 +136,7 @@ class ConversationGraph:
         # "the biblatex manual", "biblatex.pdf": named by title or file name; "In hyperref, …": by words that only a
         # few documents' titles or files bear; "the Wi-Fi article": by the text that best matches the phrase
         named = self._named(analysis.documents_named, scope, by_name=True)
-        titled = [] if named else self.retriever.documents_titled(analysis.words, scope)
+        titled = [] if named else self.retriever.documents_titled(analysis.words, scope, analysis.proper)
         if not named and not titled:
             named = self._named(analysis.documents_named, scope, by_name=False)
         if named:
@@ -186,7 +186,9 @@ class ConversationGraph:
             holders = lexical.documents_with(name)
             if documents is not None:
                 holders &= set(documents)
-            if not holders and re.search(r"[^\W\d_]{3,}", name) and name.lower() not in {"the", "and", "for", "this", "that"}:
+            # (an acronym may be spelled out in the text: "the IMF", "the International Monetary Fund")
+            if (not holders and re.search(r"[^\W\d_]{3,}", name) and not re.fullmatch(r"[A-Z]{2,6}s?", name)
+                    and name.lower() not in {"the", "and", "for", "this", "that"}):
                 unknown.append(name)
         return unknown
 

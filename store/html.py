@@ -48,10 +48,29 @@ def _pruned(html: str | bytes):
             element.text = re.sub(r"\s+", " ", element.text)
         if element.tail and not in_pre:  # (the tail stands in the parent, after the element)
             element.tail = re.sub(r"\s+", " ", element.tail)
+    _join_definitions(tree)
     content = copy.deepcopy(tree)
     for element in content.xpath(_CHROME):
         element.drop_tree()
     return tree, content
+
+
+def _join_definitions(tree) -> None:
+    """A definition list's terms go into their definition ("--norc, -f — Don't run any startup files"), so that
+    a term (an option, a function's signature) and what is said of it are read, and quoted, together."""
+    for definition in tree.xpath("//dd"):
+        terms = []
+        previous = definition.getprevious()
+        while previous is not None and previous.tag == "dt":
+            terms.insert(0, " ".join(previous.text_content().split()))
+            earlier = previous.getprevious()
+            previous.drop_tree()
+            previous = earlier
+        if terms:
+            lead = " ".join(terms) + " — "
+            first = definition[0] if len(definition) and definition[0].tag == "p" and not (definition.text or "").strip() else None
+            target = first if first is not None else definition
+            target.text = lead + (target.text or "")
 
 
 def visible_text(content) -> str:
@@ -102,7 +121,16 @@ def html_document(html: str | bytes, url: str | None = None) -> Extracted:
         seen = _words(visible)
         if seen and len(_words(text) & seen) < COVERAGE * len(seen):
             text = visible
-    # a block a paragraph (a table row, a list item, a line of code): sentences never run from one into the next
-    text = "\n\n".join(line.strip() for line in text.split("\n") if line.strip() and not _navigation(line))
+    # a block a paragraph (a table row, a list item, a line of code): sentences never run from one into the next;
+    # but a line that stops mid-sentence goes on with the next one ("on many Unix-like" / "operating systems")
+    blocks: list[str] = []
+    for line in (x.strip() for x in text.split("\n")):
+        if not line or _navigation(line):
+            continue
+        if blocks and line[:1].islower() and not re.search(r"[.!?:;]\W*$", blocks[-1]):
+            blocks[-1] += " " + line
+        else:
+            blocks.append(line)
+    text = "\n\n".join(blocks)
     title = " ".join((meta.title if meta and meta.title else "").replace("¶", "").split()) or None
     return Extracted(text, title)

@@ -127,22 +127,28 @@ class HybridRetriever(BaseRetriever):
         dense = self.index.dense_search(phrase, 1, document_ids)
         return dense[0][0].document_id if dense else None
 
-    def documents_titled(self, words: Sequence[str], document_ids: Sequence[str]) -> list[str]:
+    def documents_titled(self, words: Sequence[str], document_ids: Sequence[str], names: Sequence[str] = ()) -> list[str]:
         """The documents a question's words name by their titles or file names ("In hyperref, …", "the Octave
         startup file"): a word names those whose title or file name holds it when it is a name, not a common word
-        of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may); every
-        document one of them names. None named: []."""
+        of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may). The
+        documents the question's proper `names` name ("Octave's history size"), else every one a word names.
+        None named: []."""
         catalog = self.index.catalog()
-        names = {d: _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}")
-                 for d in document_ids}
+        titles = {d: _name_stems(f"{catalog.titles.get(d, '')} {_file_name(catalog.sources.get(d, ''))}")
+                  for d in document_ids}
         most = max(2, int(NAMED_SHARE * len(document_ids)))
         lexical = self.lexical_index()
         scope = set(document_ids)
-        named: set[str] = set()
-        for stem in _name_stems(" ".join(words)):
-            holders = [d for d, stems in names.items() if stem in stems]
-            if holders and len(holders) < len(document_ids) and len(lexical.documents_with(stem) & scope) <= most:
-                named.update(holders)
+
+        def named_by(text: str) -> set[str]:
+            named: set[str] = set()
+            for stem in _name_stems(text):
+                holders = [d for d, stems in titles.items() if stem in stems]
+                if holders and len(holders) < len(document_ids) and len(lexical.documents_with(stem) & scope) <= most:
+                    named.update(holders)
+            return named
+
+        named = named_by(" ".join(names)) or named_by(" ".join(words))
         return [d for d in document_ids if d in named]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,

@@ -172,3 +172,34 @@ def test_a_sentence_over_a_page_break_is_cited_with_both_pages(indexed, tmp_path
     done = run_assistant("script", str(script), "--indexed", "--json", store=indexed)
     assert done.returncode == 0, done.stdout + done.stderr
     assert [json.loads(line)["checks"]["page"] for line in done.stdout.splitlines()] == [True, True]
+
+
+async def test_the_ui_names_the_page_in_the_sources_the_document_view_and_the_transcript(embeddings, cross_encoder,
+                                                                                          tmp_path):
+    from assistant.service import Assistant, AssistantSettings
+    from assistant.transcript import transcript_markdown
+    from pilot import ask, wait_for
+    from store import Index, StoreSettings
+    from tui.app import AssistantApp
+    from tui.screens import DocumentScreen
+
+    pdf = handbook(tmp_path / "handbook.pdf")
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load, paths=[pdf])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.documents is not None)
+        view = await ask(pilot, "How many pilots are on a night crew now?")
+        assert view.turn.citations[0].pages == [1, 2]
+        shown = [card.render().plain for card in app.sources.cards]
+        assert any("pages 1–2, characters" in text and "three pilots to two" in text for text in shown), shown
+        await pilot.press("f2", "ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, DocumentScreen))
+        await pilot.pause()
+        label = " ".join(str(label.render()) for label in app.screen.query("Label"))
+        assert "Harbour pilots handbook" in label and "pages 1–2, characters" in label
+    assert "— Harbour pilots handbook, pages 1–2, characters" in transcript_markdown("c", [view.turn])
