@@ -46,11 +46,10 @@ _FOCUS_TYPES: dict[str, AnswerType] = {
     "age": "number", "score": "number", "rate": "number", "share": "number", "speed": "number", "size": "number",
     "population": "number", "total": "number", "distance": "quantity", "length": "quantity", "height": "quantity",
     "weight": "quantity", "cost": "money", "salary": "money", "fee": "money", "budget": "money",
-    # what technical writing names (an answer that is an option, a file or a version: see _TECHNICAL)
-    "file": "name", "directory": "name", "folder": "name", "path": "name", "command": "name", "option": "name",
-    "variable": "name", "key": "name", "macro": "name", "package": "name", "function": "name", "module": "name",
-    "setting": "name", "parameter": "name", "flag": "name", "version": "name", "release": "name",
-    "keyword": "name", "field": "name", "format": "name", "backend": "name", "environment": "name",
+    # what technical writing names in a form of its own (a path, an identifier, a version: see _TECHNICAL); not an
+    # option, a package or a backend, which are often plain words ("onecolumn", "biber")
+    "file": "name", "directory": "name", "folder": "name", "path": "name", "variable": "name", "macro": "name",
+    "function": "name", "flag": "name", "version": "name", "release": "name",
 }
 # "how much" with these verbs asks for a sum of money
 _MONEY_VERBS = frozenset({"cost", "pay", "spend", "charge", "earn", "raise", "sell", "owe", "lose", "price", "worth"})
@@ -364,7 +363,7 @@ _TECHNICAL = re.compile(r"""(?x)
     (?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?
   | \\[A-Za-z@]+\*?
   | (?<![\w/])(?:~|\.{1,2})?/[\w.~/-]*\w | (?<![\w/])~[\w.-]+
-  | \b[A-Za-z][\w]*_\w+\b
+  | \b[A-Za-z][\w]*_\w+\b | \b[A-Z][A-Z0-9]{2,}\b
   | \b[a-z]+[A-Z]\w*\b
   | \bv?\d+(?:\.\d+)+[a-z]?\b
   | \[[\w=,.-]+\]

@@ -17,9 +17,9 @@ from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, ModelSpec
 from store.onnx_int8 import unsaturated
 from store.saved_vectors import SavedVectors
 
-# Indexing the realdocs corpus (26 files, 4,224 chunks): batches of 32 peaked at 1.40 GB in 90 s, of 16 at 0.74 GB
-# in 78 s, of 8 at 0.54 GB in 85 s (each batch's activations grow with its length squared)
-EMBED_BATCH = 16
+# Indexing the realdocs corpus (26 files, 4,224 chunks): batches of 32 peaked at 1.40 GB in 90 s, of 16 at 0.74-1.1 GB
+# (from run to run) in 78 s, of 8 at 0.54 GB in 85 s (each batch's activations grow with its length squared)
+EMBED_BATCH = 8
 # The cross-encoder scores a few short pairs per turn, too few for two threads to share a batch well: one pair per
 # run, one thread each, as many at a time as there are cores (up to 4), took 15-20% less time than batches of 4 on
 # two threads (4-11 NYT pairs per call, median of 5 runs), and a pair's score no longer depends on the pairs batched
