@@ -183,7 +183,7 @@ class ConversationGraph:
         lexical = self.retriever.lexical_index()
         unknown = []
         for name in analysis.proper:
-            holders = lexical.documents_with(name)
+            holders = lexical.documents_with(name, alike=True)  # a misspelt name is no unknown one
             if documents is not None:
                 holders &= set(documents)
             # (an acronym may be spelled out in the text: "the IMF", "the International Monetary Fund")

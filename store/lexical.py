@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from store.index import Index
 
 _STEMMER = Stemmer.Stemmer("english")
+ALIKE = 80  # rapidfuzz ratio at which a word is a misspelling of another ("aderal" and "adderal": 92)
 logger = logging.getLogger(__name__)
 
 
@@ -111,15 +112,22 @@ class LexicalIndex:
         )
         return [(self._chunk(int(i)), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
-    def documents_with(self, words: str) -> set[str]:
-        """The documents whose chunks hold any of these words (tokenized and stemmed as the index does)."""
+    def documents_with(self, words: str, alike: bool = False) -> set[str]:
+        """The documents whose chunks hold any of these words (tokenized and stemmed as the index does); with
+        `alike`, or a word spelled a little differently ("Aderall" for "Adderall", "Austria" for "Austrian")."""
         if not self._ids:
             return set()
         terms = bm25s.tokenize([words], stopwords="en", stemmer=_STEMMER.stemWords, return_ids=False,
                                show_progress=False)[0]
+        vocabulary = self._bm25.vocab_dict
         scores, found = self._bm25.scores, set()
         for term in terms:
-            token = self._bm25.vocab_dict.get(term)
+            token = vocabulary.get(term)
+            if token is None and alike and len(term) >= 4:
+                from rapidfuzz import fuzz, process
+
+                close = process.extractOne(term, vocabulary.keys(), scorer=fuzz.ratio, score_cutoff=ALIKE)
+                token = vocabulary[close[0]] if close else None
             if token is not None:
                 found.update(self._doc_of[scores["indices"][scores["indptr"][token]:scores["indptr"][token + 1]]])
         return found
