@@ -68,8 +68,9 @@ def _join_definitions(tree) -> None:
             previous = earlier
         if terms:
             lead = " ".join(terms) + " — "
-            first = definition[0] if len(definition) and definition[0].tag == "p" and not (definition.text or "").strip() else None
-            target = first if first is not None else definition
+            # the definition's first paragraph, if it opens with one, else the definition itself
+            opens = len(definition) and definition[0].tag == "p" and not (definition.text or "").strip()
+            target = definition[0] if opens else definition
             target.text = lead + (target.text or "")
 
 

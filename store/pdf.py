@@ -87,13 +87,16 @@ def read_pdf(data: bytes, timeout: float | None = None) -> PdfText:
     return PdfText(text, starts, pdf_title(read["title"], read["headline"]))
 
 
+_FILE_TITLE = re.compile(r"\.(?:dvi|tex|pdf|ps|docx?|odt|rtf|indd)$|^microsoft \w+ - ", re.IGNORECASE)
+
+
 def pdf_title(metadata: str, headline: str) -> str | None:
     """The document's title: its metadata's title when that is one (not a file name such as "xxx.dvi", not
     "untitled"), else its title page's largest type; None if neither is."""
     for candidate in (metadata, headline):
         candidate = " ".join(candidate.translate(LIGATURES).split()).strip(" ∗*†‡§¶")
         if (len(candidate) >= 3 and sum(ch.isalpha() for ch in candidate) >= 3 and len(candidate) <= 200
-                and not re.search(r"\.(?:dvi|tex|pdf|ps|docx?|odt|rtf|indd)$|^microsoft \w+ - ", candidate, re.IGNORECASE)
+                and not _FILE_TITLE.search(candidate)
                 and candidate.lower() not in {"untitled", "title", "no title", "document"}):
             return candidate
     return None
@@ -105,7 +108,7 @@ def _edge_key(line: str) -> str:
 
 def _running_lines(pages: list[list[str]]) -> list[set[int]]:
     """For each page, the indexes of its lines that are running headers or footers, or bare page numbers."""
-    edges = [list(range(min(EDGE_LINES, len(lines)))) + list(range(max(EDGE_LINES, len(lines) - EDGE_LINES), len(lines)))
+    edges = [sorted(set(range(min(EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - EDGE_LINES), len(lines))))
              for lines in pages]
     seen = Counter(key for lines, at in zip(pages, edges) for key in {_edge_key(lines[i]) for i in at})
     enough = max(2, REPEATS * len(pages))

@@ -127,7 +127,8 @@ class HybridRetriever(BaseRetriever):
         dense = self.index.dense_search(phrase, 1, document_ids)
         return dense[0][0].document_id if dense else None
 
-    def documents_titled(self, words: Sequence[str], document_ids: Sequence[str], names: Sequence[str] = ()) -> list[str]:
+    def documents_titled(self, words: Sequence[str], document_ids: Sequence[str],
+                         names: Sequence[str] = ()) -> list[str]:
         """The documents a question's words name by their titles or file names ("In hyperref, …", "the Octave
         startup file"): a word names those whose title or file name holds it when it is a name, not a common word
         of the corpus (the texts of at most NAMED_SHARE of the documents hold it, and two at least may). The
@@ -165,7 +166,9 @@ NAMED_SHARE = 0.3  # a word of titles is a name when the texts of at most this s
 
 def _file_name(source: str) -> str:
     """The file name of a document's source path or URL, lower-cased ("biblatex.pdf"); "" for inline text."""
-    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower() if source not in ("", "inline", "bundled") else ""
+    if source in ("", "inline", "bundled"):
+        return ""
+    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 def _name_stems(text: str) -> set[str]:

@@ -107,9 +107,10 @@ def test_the_cleaning_spells_out_ligatures_and_drops_leaders_controls_and_runnin
     words = "harbours pilots tides ships fees cranes quays ferries".split()
     body = [f"Line {i} of this page says something about {words[i]}, and about {{}} too, in full sentences"
             for i in range(8)]
-    pages = [f"{n} INTRODUCTION {n + 4}\r\n" + "\r\n".join(line.format(words[n]) for line in body[:4]) + "\r\nThe eﬀect of the speciﬁc \x00setting on page "
-             f"{n} is shown\x07 in the table.\r\n1.2 Options . . . . . . . . . . 7\r\n" + "\r\n".join(line.format(words[n]) for line in body[4:])
-             + f"\r\n{n + 4}" for n in range(1, 6)]
+    pages = ["\r\n".join([f"{n} INTRODUCTION {n + 4}", *(line.format(words[n]) for line in body[:4]),
+                           f"The eﬀect of the speciﬁc \x00setting on page {n} is shown\x07 in the table.",
+                           "1.2 Options . . . . . . . . . . 7", *(line.format(words[n]) for line in body[4:]), str(n + 4)])
+             for n in range(1, 6)]
     text, starts = clean_pages(pages)
     assert "effect of the specific setting on page 2 is shown in the table." in text
     assert "1.2 Options 7" in text and ". . ." not in text
