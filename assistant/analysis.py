@@ -358,20 +358,24 @@ def _counts(span) -> set[str]:
 
 # What answers "which …?" in technical writing as a name does in the news: an option (-f, --norc, [balance]), a macro
 # (\hypersetup), a path or file (~/.octaverc, mnras.cls), an identifier (DEB_GAIN_ROOT_CMD, gnuplot_pipes, camelCase),
-# a call (repeat()), a version (v7.00u, 3.18b), a setting (repeat=5), code in backquotes or quotes.
+# a call (repeat()), a version (v7.00u, 3.18b, 2.4.1), a setting (repeat=5), code in backquotes. Not a word in
+# capitals (GMT, NATO: the news is full of them) nor a bare decimal (1.5 million).
 _TECHNICAL = re.compile(r"""(?x)
     (?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?
   | \\[A-Za-z@]+\*?
   | (?<![\w/])(?:~|\.{1,2})?/[\w.~/-]*\w | (?<![\w/])~[\w.-]+
-  | \b[A-Za-z][\w]*_\w+\b | \b[A-Z][A-Z0-9]{2,}\b
+  | \b[A-Za-z][\w]*_\w+\b
   | \b[a-z]+[A-Z]\w*\b
-  | \bv?\d+(?:\.\d+)+[a-z]?\b
+  | \bv\d+(?:\.\d+)+[a-z]?\b | \b\d+\.\d+\.\d+\b | \b\d+\.\d+[a-z]\b
   | \[[\w=,.-]+\]
   | \b\w+\(\)
   | `[^`]+`
   | \b\w[\w-]*=\w[\w.-]*
-  | \b[\w.-]+\.(?:tex|sty|cls|bib|bst|py|cfg|rc|txt|md|pdf|json|ya?ml|sh|conf|ini|toml|el|m)\b
+  | \b[\w.-]+\.(?:tex|sty|cls|bib|bst|py|cfg|rc|txt|md|pdf|json|ya?ml|sh|conf|ini|toml)\b
 """)
+# a version as a bare number ("3.18"): an answer only to "which version / release …?" (elsewhere, a figure)
+_DOTTED = re.compile(r"\b\d+\.\d+\b")
+_VERSION_NOUNS = frozenset({"version", "release"})
 # "key=5" states a number of key ("repeat=5": five repeats)
 _SETTING = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(\d[\d.,]*)")
 
@@ -379,8 +383,10 @@ _SETTING = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(\d[\d.,]*)")
 def technical_answers(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     """The technical names (see _TECHNICAL) a sentence holds that the question does not."""
     asked = set(analysis.words)
-    return [m.group() for m in _TECHNICAL.finditer(sentence)
-            if m.group().lower().strip("[]`'\"()=") not in asked and m.group().lower() not in asked]
+    found = [m.group() for m in _TECHNICAL.finditer(sentence)]
+    if analysis.asked in _VERSION_NOUNS:
+        found += _DOTTED.findall(sentence)
+    return [t for t in found if t.lower().strip("[]`'\"()=") not in asked and t.lower() not in asked]
 
 
 def _settings(sentence: str, analysis: QuestionAnalysis) -> list[str]:

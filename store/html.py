@@ -45,14 +45,19 @@ def _pruned(html: str | bytes):
             continue
         in_pre = any(a.tag == "pre" for a in element.iterancestors())
         if element.text and not in_pre and element.tag not in ("pre", "textarea"):
-            element.text = re.sub(r"\s+", " ", element.text)
+            element.text = _one_line(element.text)
         if element.tail and not in_pre:  # (the tail stands in the parent, after the element)
-            element.tail = re.sub(r"\s+", " ", element.tail)
+            element.tail = _one_line(element.tail)
     _join_definitions(tree)
     content = copy.deepcopy(tree)
     for element in content.xpath(_CHROME):
         element.drop_tree()
     return tree, content
+
+
+def _one_line(text: str) -> str:
+    """Text with its runs of white space one space, and without the control characters XML cannot hold."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text))
 
 
 def _join_definitions(tree) -> None:
@@ -71,7 +76,7 @@ def _join_definitions(tree) -> None:
             # the definition's first paragraph, if it opens with one, else the definition itself
             opens = len(definition) and definition[0].tag == "p" and not (definition.text or "").strip()
             target = definition[0] if opens else definition
-            target.text = lead + (target.text or "")
+            target.text = _one_line(lead + (target.text or ""))
 
 
 def visible_text(content) -> str:
