@@ -121,7 +121,8 @@ def _read_markdown(data: bytes, path: Path) -> Extracted:
 def _read_html(data: bytes, path: Path) -> Extracted:
     from store.html import html_document
 
-    return html_document(_decode(data, path))
+    page = html_document(_decode(data, path))
+    return Extracted(page.text, page.title)
 
 
 def _read_pdf(data: bytes, path: Path) -> Extracted:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from store.documents import Extracted
+from dataclasses import dataclass
 
 COVERAGE = 0.6  # the share of the visible content's words the article extractor must keep
 _ANCHOR_TEXT = {"¶", "#", "§", "🔗", "link"}
@@ -23,6 +23,14 @@ _CHROME = ("//script|//style|//noscript|//template|//nav|//header|//footer|//asi
            "|//*[contains(concat(' ', normalize-space(@class), ' '), ' nav-panel ')]"
            "|//*[contains(concat(' ', normalize-space(@class), ' '), ' sphinxsidebar ')]"
            "|//*[contains(concat(' ', normalize-space(@class), ' '), ' related ')]")
+
+
+@dataclass(frozen=True)
+class HtmlText:
+    """A page's content as text, and its title (None: none found)."""
+
+    text: str
+    title: str | None
 
 
 def _pruned(html: str | bytes):
@@ -55,9 +63,12 @@ def _pruned(html: str | bytes):
     return tree, content
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\x7f")
+
+
 def _one_line(text: str) -> str:
     """Text with its runs of white space one space, and without the control characters XML cannot hold."""
-    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text))
+    return re.sub(r"\s+", " ", _NOT_XML.sub("", text))
 
 
 def _join_definitions(tree) -> None:
@@ -112,7 +123,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def html_document(html: str | bytes, url: str | None = None) -> Extracted:
+def html_document(html: str | bytes, url: str | None = None) -> HtmlText:
     """A page's content as text and its title: trafilatura's article, or the page's visible text where the
     article keeps less than COVERAGE of it; navigation lines and permalink marks removed."""
     import lxml.html
@@ -139,4 +150,4 @@ def html_document(html: str | bytes, url: str | None = None) -> Extracted:
             blocks.append(line)
     text = "\n\n".join(blocks)
     title = " ".join((meta.title if meta and meta.title else "").replace("¶", "").split()) or None
-    return Extracted(text, title)
+    return HtmlText(text, title)

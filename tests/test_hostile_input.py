@@ -38,6 +38,8 @@ hostile_bytes = st.one_of(
 @example(data=b"a" * 200_000, extension=".txt")  # one huge line, no sentence end
 @example(data=b"\xfe\xff" + b"\x00" * 64, extension=".txt")  # NUL characters behind a UTF-16 BOM (found by CI)
 @example(data=b"\xfe\xff\r\n", extension=".txt")
+@example(data=b"\x01", extension=".html")  # a control character, which XML (lxml) cannot hold (found by CI)
+@example(data=b"\xff\xfe" + b"\x00\x01" * 15 + b"\xfe\xff", extension=".html")  # U+FFFE behind a BOM
 def test_any_bytes_load_into_a_verbatim_document_or_one_clear_error(tmp_path, data, extension):
     path = tmp_path / f"doc{extension}"
     path.write_bytes(data)
