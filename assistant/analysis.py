@@ -215,8 +215,10 @@ def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalys
             verbs = {t.lemma_.lower() for t in words[wh + 2:]} | {t.lower_ for t in words[wh + 2:]}  # "cost" is often tagged a noun
             money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
                 lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
-            # "How many years", "How much time": a stretch of time, which the tagger calls a DATE
-            kind: AnswerType = "money" if money else "quantity" if unit in _TIME_UNITS else "number"
+            # "How many years", "How much time": a stretch of time, which the tagger calls a DATE ("How many times":
+            # a count of occurrences, any number)
+            stretch = unit in _TIME_UNITS and not (after == "many" and unit == "time")
+            kind: AnswerType = "money" if money else "quantity" if stretch else "number"
             unit_text = noun.doc[first.i:noun.i + 1].text.lower() if noun is not None else None
             return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit, unit_text=unit_text, **base)
         if after in _MEASURE:
@@ -378,6 +380,8 @@ _DOTTED = re.compile(r"\b\d+\.\d+\b")
 _VERSION_NOUNS = frozenset({"version", "release"})
 # "key=5" states a number of key ("repeat=5": five repeats)
 _SETTING = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(\d[\d.,]*)")
+# settings that count whatever is counted: "number=1000000" answers "How many times …?"
+_COUNT_SETTINGS = frozenset({"number", "count", "num"})
 
 
 def technical_answers(sentence: str, analysis: QuestionAnalysis) -> list[str]:
@@ -394,7 +398,8 @@ def _settings(sentence: str, analysis: QuestionAnalysis) -> list[str]:
     if not analysis.unit:
         return []
     unit = content_stems(analysis.unit)
-    return [m.group(2) for m in _SETTING.finditer(sentence) if content_stems(m.group(1).replace("_", " ")) & unit]
+    return [m.group(2) for m in _SETTING.finditer(sentence)
+            if m.group(1).lower() in _COUNT_SETTINGS or content_stems(m.group(1).replace("_", " ")) & unit]
 
 
 def holds_answer(sentence: str, analysis: QuestionAnalysis) -> bool:

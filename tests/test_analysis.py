@@ -13,6 +13,8 @@ from assistant.analysis import analyse, holds_answer
     ("How many soldiers did Azerbaijan lose?", "factoid", "number"),
     ("How much did the operation cost?", "factoid", "money"),
     ("How long is the Lachin corridor?", "factoid", "quantity"),
+    ("How many years did the war last?", "factoid", "quantity"),  # a stretch of time
+    ("How many times has she won the title?", "factoid", "number"),  # a count of occurrences, not a stretch of time
     ("Who brokered it?", "factoid", "name"),
     ("Where will the talks be held?", "factoid", "place"),
     ("When did it open?", "factoid", "date"),
@@ -48,6 +50,16 @@ def test_a_count_is_answered_only_by_a_number_of_the_thing_asked_about():
     armenians = analyse("How many Armenians live in Nagorno-Karabakh?")  # a proper noun counted
     assert not holds_answer("The city of Yevlax has 71,000 inhabitants and is 265 kilometers west of Baku.", armenians)
     assert holds_answer("The separatist territory is populated by some 120,000 Armenians.", armenians)
+
+
+def test_a_count_of_times_is_answered_by_any_number_and_by_a_setting_that_counts():
+    times = analyse("How many times does timeit() run the statement by default?")
+    assert holds_answer("She won it three times.", times)
+    assert holds_answer("timeit(stmt='pass', number=1000000, globals=None) runs the statement.", times)
+    assert not holds_answer("timeit(stmt='pass', globals=None) runs the statement in a namespace.", times)
+    # a setting named for what is counted ("repeat=5" for repeats); one named for something else is no count of it
+    assert holds_answer("repeat(stmt, repeat=5) returns a list.", analyse("How many repeats does repeat() do?"))
+    assert not holds_answer("repeat(stmt, timeout=5) returns a list.", analyse("How many repeats does repeat() do?"))
 
 
 def test_a_count_of_a_compound_noun_counts_its_head():
