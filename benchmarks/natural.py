@@ -2,8 +2,8 @@
 `assistant script --json` exactly as a user would, and scored as the data's README says.
 
 Per turn: an answerable turn is right when the answer holds one of `answer_any` (case-insensitive, whole
-words) *and* a verified citation overlaps one of its evidence spans in the turn's article; a turn that no
-article answers is right when the assistant refuses. Reported overall and by tag (broad, pronoun, yesno, …),
+words) *and* a verified citation overlaps one of its evidence spans in the turn's article, and a yes/no turn's
+answer does not open with the wrong Yes or No; a turn that no article answers is right when the assistant refuses. Reported overall and by tag (broad, pronoun, yesno, …),
 with the answerable turns refused and the latency per turn.
 
     python benchmarks/natural.py [--engine extractive] [--conversations N] [--json]
@@ -62,6 +62,19 @@ def cited_evidence(result: dict, turn: dict, texts: dict[int, str]) -> bool:
     return False
 
 
+def polarity(answer: str) -> str | None:
+    """The Yes or No an answer opens with, if any ("Yes — …", "No, …")."""
+    opening = re.match(r"\s*(yes|no)\b", answer, re.IGNORECASE)
+    return opening[1].lower() if opening else None
+
+
+def expected_polarity(turn: dict) -> str | None:
+    """A yes/no turn's gold polarity: the `yes` or `no` among its answers (None: not a yes/no turn)."""
+    if "yesno" not in turn["tags"]:
+        return None
+    return next((a.lower() for a in turn["answer_any"] if a.lower() in {"yes", "no"}), None)
+
+
 def score(conversations: list[dict], texts: dict[int, str], results: list[dict]) -> dict:
     by_turn = {(r["conversation"], r["turn"]): r for r in results}
     rows = []
@@ -73,8 +86,13 @@ def score(conversations: list[dict], texts: dict[int, str], results: list[dict])
                 right = bool(r["refused"])
             else:
                 right = any(holds(answer, a) for a in turn["answer_any"]) and cited_evidence(r, turn, texts)
-            rows.append({"tags": turn["tags"], "refuse": turn["refuse"], "right": right, "refused": bool(r["refused"]),
-                         "answer_right": turn["refuse"] or any(holds(answer, a) for a in turn["answer_any"]),
+            # a yes/no answer that opens with the wrong Yes or No is wrong, whatever phrase it quotes after it
+            expected, said = expected_polarity(turn), polarity(answer)
+            wrong_polarity = bool(expected and said and said != expected)
+            rows.append({"tags": turn["tags"], "refuse": turn["refuse"], "right": right and not wrong_polarity,
+                         "refused": bool(r["refused"]), "expected": expected, "said": said,
+                         "answer_right": turn["refuse"] or (any(holds(answer, a) for a in turn["answer_any"])
+                                                            and not wrong_polarity),
                          "latency": r["latency_ms"]})
     answerable = [x for x in rows if not x["refuse"]]
     out_of_scope = [x for x in rows if x["refuse"]]
@@ -90,6 +108,11 @@ def score(conversations: list[dict], texts: dict[int, str], results: list[dict])
         "out_of_scope_refused": f"{sum(x['refused'] for x in out_of_scope)} / {len(out_of_scope)}",
         "answerable_refused": f"{sum(x['refused'] for x in answerable)} / {len(answerable)}",
         "p50_ms": round(statistics.median(latencies), 1),
+        # of the yes/no turns answered with a Yes or a No: how many had it right, and how many said Yes
+        "yesno_polarity_right": f"{sum(x['said'] == x['expected'] for x in answerable if x['expected'] and x['said'])}"
+                                f" / {sum(bool(x['expected'] and x['said']) for x in answerable)}",
+        "yesno_said_yes": f"{sum(x['said'] == 'yes' for x in answerable if x['expected'])}"
+                          f" / {sum(bool(x['expected'] and x['said']) for x in answerable)}",
         "by_tag": {tag: {"n": len(items), "right_and_cited": round(sum(x["right"] for x in items) / len(items), 3),
                          "answer_right": round(sum(x["answer_right"] for x in items) / len(items), 3)}
                    for tag, items in sorted(by_tag.items())},
@@ -119,6 +142,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     print(f"| {args.engine} | {table['right_and_cited']} | {table['answer_right']} | {table['out_of_scope_refused']} "
           f"| {table['answerable_refused']} | {table['p50_ms']} |")
+    print(f"\nyes/no turns answered with a Yes or a No: polarity right {table['yesno_polarity_right']}, "
+          f"said Yes {table['yesno_said_yes']}")
     print("\n| tag | n | right and cited | answer right |\n|---|---|---|---|")
     for tag, row in table["by_tag"].items():
         print(f"| {tag} | {row['n']} | {row['right_and_cited']} | {row['answer_right']} |")
