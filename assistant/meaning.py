@@ -92,15 +92,53 @@ def _holds_name(name: str, source_lower: str, source_proper: set[str]) -> bool:
     return bool(parts) and all(p[:6] in source_proper for p in parts)
 
 
+# words that deny the verb they govern ("failed to pass", "unable to find", "has yet to be found")
+_DENYING = frozenset({"fail", "unable", "refuse", "decline", "yet", "cease", "stop"})
+# prefixes that make a word its own opposite ("unsafe", "inaccurate", "dishonest", "nonviolent")
+_NEGATIVE_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non", "non-")
+
+
 def _polarity(doc) -> tuple[set[str], set[str]]:
-    """(lemmas of the words a negation governs, lemmas of the verbs and adjectives that stand without one)."""
+    """(lemmas of the words a negation governs, lemmas of the verbs and adjectives that stand without one).
+    A negation reaches what its word governs: "no longer able to fire" negates "able" and "fire" ("no longer"
+    modifies the verb, not "longer"); "failed to pass", "unable to find", "yet to be found" deny the verb after them,
+    "without charge" the charge."""
     negated = set()
     for t in doc:
         if t.dep_ == "neg" or t.lower_ in {"never"}:
-            negated.add(t.head.lemma_.lower())
-            negated |= {c.lemma_.lower() for c in t.head.children if c.dep_ in {"aux", "auxpass"}}
+            head = t.head
+            if head.pos_ == "ADV" and head.head is not head:  # "no longer", "not yet": the verb the adverb modifies
+                head = head.head
+            negated |= _governed(head)
+        elif t.lower_ == "without" and t.dep_ == "prep":  # "released without charge", "left without saying"
+            negated |= {lemma for c in t.children if c.dep_ in {"pobj", "pcomp"} for lemma in _governed(c)}
+        elif t.lemma_.lower() in _DENYING:
+            negated |= {lemma for c in t.children if c.dep_ == "xcomp" for lemma in _governed(c)}
+            if t.lower_ == "yet":  # "has yet to be found": the verb "yet" modifies
+                negated |= {lemma for c in t.head.children if c.dep_ == "xcomp" for lemma in _governed(c)}
     plain = {t.lemma_.lower() for t in doc if t.pos_ in {"VERB", "AUX", "ADJ"}} - negated
     return negated, plain
+
+
+def _governed(head) -> set[str]:
+    """The lemmas a negation of `head` reaches: the word, its auxiliaries, and the complements it stands for
+    ("was not able to fire": be, able, fire)."""
+    out = {head.lemma_.lower()} | {c.lemma_.lower() for c in head.children if c.dep_ in {"aux", "auxpass"}}
+    for c in head.children:
+        if c.dep_ in {"acomp", "xcomp"}:
+            out |= _governed(c)
+    return out
+
+
+def _opposite_by_prefix(word: str, source_words: set[str]) -> str | None:
+    """The source's word that is `word` with a negative prefix, or `word` without one ("unsafe" for "safe",
+    "safe" for "unsafe"); None when the source has neither."""
+    for prefix in _NEGATIVE_PREFIXES:
+        if len(word) > 3 and prefix + word in source_words:
+            return prefix + word
+        if word.startswith(prefix) and len(word) - len(prefix) > 3 and word[len(prefix):] in source_words:
+            return word[len(prefix):]
+    return None
 
 
 def _content(doc) -> list[str]:
@@ -179,19 +217,23 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
     for lemma in claim_negated - source_negated:
         if lemma in source_plain:
             return f"the passage says {lemma} without a negation; the claim negates it"
+    # (any word of the claim: in a question the tagger often takes the verb for a noun, "Does the level drop")
+    claim_words = {t.lemma_.lower() for t in c if not t.is_stop} | claim_plain
     for lemma in source_negated - claim_negated:
-        if lemma in claim_plain and lemma not in source_plain:
+        if lemma in claim_words and lemma not in source_plain:
             return f"the passage says not {lemma}; the claim drops the negation"
     if claim_negated and not source_negated and not any(t.lower_ in _NEGATIONS for t in s):
         return "the claim has a negation the passage does not"
 
     for t in c:
         lemma = t.lemma_.lower()
-        opposite = _OPPOSITE.get(lemma) or _OPPOSITE.get(t.lower_)
-        if opposite and lemma not in source_lemmas and t.lower_ not in source_lemmas:
-            found = opposite & source_lemmas
-            if found:
-                return f"the passage says {sorted(found)[0]}, not {t.text}"
+        if lemma in source_lemmas or t.lower_ in source_lemmas:
+            continue
+        found = (_OPPOSITE.get(lemma) or _OPPOSITE.get(t.lower_) or set()) & source_lemmas
+        if not found and t.pos_ in {"ADJ", "ADV", "VERB"}:
+            found = {w for w in (_opposite_by_prefix(lemma, source_lemmas),) if w}
+        if found:
+            return f"the passage says {sorted(found)[0]}, not {t.text}"
 
     swapped = _swapped_roles(c, s)
     if swapped:

@@ -46,6 +46,34 @@ def test_the_reason_names_what_the_passage_says(claim, source, reason):
     assert reason in (disagreement(claim, source) or "")
 
 
+@pytest.mark.parametrize(("claim", "source"), [
+    # a negation reaches what its word governs, and words that deny the verb after them count as one
+    ("The rifle could fire.", "It was jammed, they said, no longer readily able to fire."),
+    ("They found space on a lifeboat.", "They were both unable to find space on a lifeboat."),
+    ("The bill passed the Senate.", "The bill failed to pass the Senate."),
+    ("Every body has been found.", "Maria is the only victim whose body has yet to be found."),
+    ("The men were charged.", "The men were released without charge."),
+    # a word against itself with a negative prefix
+    ("The bars are safe.", "That makes the bars weak and potentially unsafe."),
+    ("The report was accurate.", "The ministry called the report inaccurate."),
+    # the verb of a question that the tagger takes for a noun
+    ("Does the water level drop when the town pumps a lot", "The water level in the wells never drops."),
+])
+def test_a_claim_its_passage_denies_is_flagged(claim, source):
+    assert disagreement(claim, source, coverage=False) is not None
+
+
+@pytest.mark.parametrize(("claim", "source"), [
+    ("The rifle could no longer fire.", "It was jammed, they said, no longer readily able to fire."),
+    ("They could not find space on a lifeboat.", "They were both unable to find space on a lifeboat."),
+    ("The bars are unsafe.", "That makes the bars weak and potentially unsafe."),
+    ("He left after the vote.", "He left without a word after the vote."),  # "without" denies its own object only
+    ("The water level stays high.", "The water level in the wells never drops."),
+])
+def test_a_claim_that_keeps_its_passage_s_negation_is_kept(claim, source):
+    assert disagreement(claim, source, coverage=False) is None
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(SENTENCES), st.integers(min_value=1, max_value=9))
 def test_a_sentence_supports_itself_and_never_another_number(sentence, bump):
