@@ -199,6 +199,6 @@ def cmd_model(args) -> int:
             raise UserError(str(exc)) from None
     ready = importlib.util.find_spec("llama_cpp") is not None
     out.print(f"installed {escape(model.upstream)} at {escape(str(path))}, sha256 verified; "
-              + ("`assistant` now answers with the local engine" if ready else
+              + ("answer with it: --engine local, or engine = \"local\" in the config file" if ready else
                  escape("install the extra to use it: pip install 'evidence-assistant[local]'")))
     return 0

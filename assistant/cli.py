@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     )
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--engine", choices=ENGINES, help="how answers are written (env ASSISTANT_ENGINE; default: "
-                        "local when a local model is installed, else extractive)")
+                        "extractive)")
     engine.add_argument("--model", type=Path, metavar="FILE.gguf",
                         help="the local engine's model: any GGUF file (env ASSISTANT_LOCAL_MODEL)")
     engine.add_argument("--ollama-model", metavar="NAME", help="the ollama engine's model (env ASSISTANT_OLLAMA_MODEL)")

@@ -23,8 +23,8 @@ if os.environ.get("CI"):
 
 @pytest.fixture(autouse=True, scope="session")
 def _no_local_model_by_default(tmp_path_factory):
-    """A local model installed on this machine would make `local` the default engine: the suite chooses its
-    engines itself (the local-engine test names its model explicitly)."""
+    """Nothing of the user's: their models, cache and config file would change what the suite sees (the
+    local-engine tests name their model explicitly)."""
     os.environ["ASSISTANT_MODELS"] = str(tmp_path_factory.mktemp("no-models"))
     os.environ["ASSISTANT_CACHE"] = str(tmp_path_factory.mktemp("cache"))  # not the user's cache folder
     os.environ["ASSISTANT_CONFIG"] = str(tmp_path_factory.mktemp("config") / "config.toml")  # none: not the user's
