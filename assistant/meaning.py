@@ -96,6 +96,7 @@ def _holds_name(name: str, source_lower: str, source_proper: set[str]) -> bool:
 _DENYING = frozenset({"fail", "unable", "refuse", "decline", "yet", "cease", "stop"})
 # prefixes that make a word its own opposite ("unsafe", "inaccurate", "dishonest", "nonviolent")
 _NEGATIVE_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non", "non-")
+_LIGHT = frozenset({"be", "do", "have"})
 
 
 def _polarity(doc) -> tuple[set[str], set[str]]:
@@ -108,25 +109,39 @@ def _polarity(doc) -> tuple[set[str], set[str]]:
         if t.dep_ == "neg" or t.lower_ in {"never"}:
             head = t.head
             if head.pos_ == "ADV" and head.head is not head:  # "no longer", "not yet": the verb the adverb modifies
-                head = head.head
-            negated |= _governed(head)
+                negated |= _governed(head.head, direct=False)
+            else:
+                negated |= _governed(head)
         elif t.lower_ == "without" and t.dep_ == "prep":  # "released without charge", "left without saying"
-            negated |= {lemma for c in t.children if c.dep_ in {"pobj", "pcomp"} for lemma in _governed(c)}
-        elif t.lemma_.lower() in _DENYING:
-            negated |= {lemma for c in t.children if c.dep_ == "xcomp" for lemma in _governed(c)}
+            negated |= {lemma for c in t.children if c.dep_ in {"pobj", "pcomp"} for lemma in _governed(c, False)}
+        elif _denies(t):
+            negated |= {lemma for c in t.children if c.dep_ == "xcomp" for lemma in _governed(c, False)}
             if t.lower_ == "yet":  # "has yet to be found": the verb "yet" modifies
-                negated |= {lemma for c in t.head.children if c.dep_ == "xcomp" for lemma in _governed(c)}
+                negated |= {lemma for c in t.head.children if c.dep_ == "xcomp" for lemma in _governed(c, False)}
     plain = {t.lemma_.lower() for t in doc if t.pos_ in {"VERB", "AUX", "ADJ"}} - negated
     return negated, plain
 
 
-def _governed(head) -> set[str]:
-    """The lemmas a negation of `head` reaches: the word, its auxiliaries, and the complements it stands for
-    ("was not able to fire": be, able, fire)."""
-    out = {head.lemma_.lower()} | {c.lemma_.lower() for c in head.children if c.dep_ in {"aux", "auxpass"}}
+def _denies(t) -> bool:
+    """A word that denies the verb after it: "failed to", "unable to", "has yet to" (not "Yet, if …")."""
+    if t.lemma_.lower() not in _DENYING:
+        return False
+    return t.lower_ != "yet" or (t.i + 1 < len(t.doc) and t.doc[t.i + 1].lower_ == "to")
+
+
+def _governed(head, direct: bool = True) -> set[str]:
+    """The lemmas a negation of `head` reaches: the word and its auxiliaries when the negation is on it, and the
+    complements it stands for ("was not able to fire": be, able, fire); "be", "do" and "have" only as the negated
+    word itself (reached through a complement, or past "no longer", they would match any other clause's)."""
+    lemma = head.lemma_.lower()
+    out = set()
+    if direct or lemma not in _LIGHT:
+        out.add(lemma)
+    if direct:
+        out |= {c.lemma_.lower() for c in head.children if c.dep_ in {"aux", "auxpass"}}
     for c in head.children:
         if c.dep_ in {"acomp", "xcomp"}:
-            out |= _governed(c)
+            out |= _governed(c, direct=False)
     return out
 
 

@@ -58,6 +58,9 @@ def test_the_reason_names_what_the_passage_says(claim, source, reason):
     ("The report was accurate.", "The ministry called the report inaccurate."),
     # the verb of a question that the tagger takes for a noun
     ("Does the water level drop when the town pumps a lot", "The water level in the wells never drops."),
+    # a negation elsewhere in the passage ("no longer" past a copula) does not excuse the claim's own
+    ("Greece is not again in turmoil, but is no longer the main cause of the decline.",
+     "Greece is again in turmoil, but is no longer the main cause of the decline."),
 ])
 def test_a_claim_its_passage_denies_is_flagged(claim, source):
     assert disagreement(claim, source, coverage=False) is not None
@@ -69,6 +72,7 @@ def test_a_claim_its_passage_denies_is_flagged(claim, source):
     ("The bars are unsafe.", "That makes the bars weak and potentially unsafe."),
     ("He left after the vote.", "He left without a word after the vote."),  # "without" denies its own object only
     ("The water level stays high.", "The water level in the wells never drops."),
+    ("I started to condemn everything.", "Yet if I started to condemn everything, I would have no time left."),
 ])
 def test_a_claim_that_keeps_its_passage_s_negation_is_kept(claim, source):
     assert disagreement(claim, source, coverage=False) is None
