@@ -39,6 +39,9 @@ _OPPOSITES = [
     ("victory", "defeat"), ("ally", "enemy"), ("north", "south"), ("east", "west"), ("up", "down"),
     ("positive", "negative"), ("confirm", "deny"), ("include", "exclude"), ("hire", "fire"), ("rich", "poor"),
     ("majority", "minority"), ("maximum", "minimum"), ("young", "old"), ("civilian", "military"),
+    ("easy", "hard"), ("easy", "difficult"), ("pass", "fail"), ("safe", "dangerous"), ("true", "false"),
+    ("same", "different"), ("alone", "together"), ("present", "absent"), ("full", "empty"), ("cheap", "expensive"),
+    ("remember", "forget"), ("win", "defeat"), ("dull", "sharp"), ("friend", "enemy"), ("love", "hate"),
 ]
 _OPPOSITE: dict[str, set[str]] = {}
 for _a, _b in _OPPOSITES:

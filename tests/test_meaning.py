@@ -56,6 +56,8 @@ def test_the_reason_names_what_the_passage_says(claim, source, reason):
     # a word against itself with a negative prefix
     ("The bars are safe.", "That makes the bars weak and potentially unsafe."),
     ("The report was accurate.", "The ministry called the report inaccurate."),
+    # a word against its opposite
+    ("The bill passed.", "After a failed vote on the bill, there was no sign of further legislation."),
     # the verb of a question that the tagger takes for a noun
     ("Does the water level drop when the town pumps a lot", "The water level in the wells never drops."),
     # a negation elsewhere in the passage ("no longer" past a copula) does not excuse the claim's own
