@@ -81,7 +81,8 @@ class QuestionAnalysis(BaseModel):
     focus: list[str] = []  # content lemmas: what the question is about
     names: list[str] = []  # names and numbers the question itself holds (an answer must add something)
     words: list[str] = []  # the question's own words, lower-cased (a technical answer must add one)
-    proper: list[str] = []  # the names it uses (of people, places, things, software): documents that answer it hold them
+    proper: list[str] = []  # the names it uses (of people, places, things, software; not of groups): documents that
+    # answer it hold them
     times: list[str] = []  # the question's own time frame ("ten years ago", "in 2014"): the answer must have one
     asked: str | None = None  # the noun a name is asked for, as a lemma ("publisher" in "Who is her publisher?")
     role: bool = False  # ... a role the answering sentence must state ("her publisher", "which study"), not a category
@@ -185,7 +186,9 @@ def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalys
     has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
     short = len(words) <= 3
     depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
-    proper = [e.text for e in doc.ents if e.label_ in ENTITY_TYPES["name"] | ENTITY_TYPES["place"]]
+    # (not groups: "Is he a Democrat?", "Is Basford Korean?" ask what someone is, which a document may answer
+    # without the word)
+    proper = [e.text for e in doc.ents if e.label_ in (ENTITY_TYPES["name"] | ENTITY_TYPES["place"]) - {"NORP"}]
     proper += [t.text for t in words[1:] if t.pos_ == "PROPN" and not t.ent_type_]
     base = dict(focus=focus, names=names, times=times, depends_on_previous=depends,
                 words=[t.lower_ for t in words], proper=proper)

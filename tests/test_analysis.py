@@ -157,3 +157,14 @@ def test_an_ellipsis_inherits_what_the_last_question_asked_but_not_the_document_
     assert (follow_up.documents_named, follow_up.asks, follow_up.depends_on_previous) == ([], None, True)
     more = analyse("What else?", first)  # more of the same, but not asked as the last question's words
     assert more.continues and (more.documents_named, more.asks) == ([], None)
+
+
+@pytest.mark.parametrize(("question", "proper"), [
+    ("What about Tokyo?", ["Tokyo"]),
+    ("What is George Bush's view of his brother?", ["George Bush's"]),
+    # a group someone belongs to is what the question asks about, not whom: a document may answer it without it
+    ("Is he a Democrat?", []),
+    ("Is he a republican or a democrat?", []),
+])
+def test_the_names_a_document_must_hold_are_those_of_people_places_and_things_not_groups(question, proper):
+    assert analyse(question).proper == proper

@@ -35,6 +35,17 @@ def test_an_out_of_scope_question_is_refused_with_the_closest_passages(make_assi
     assert turn.citations == [] and turn.sources
 
 
+def test_a_follow_up_about_a_place_the_article_never_names_is_refused(make_assistant):
+    """"And Tokyo?" leans on the last question, so it is scored joined with it and would pass on its words; but
+    no sentence of the article can be about a city it never names."""
+    assistant = make_assistant()
+    conversation, _ = assistant.ask("How many people were killed in the clashes?")
+    _, turn = assistant.ask("And in Tokyo?", conversation)
+    assert turn.refused and turn.answer.startswith("The article does not say") and turn.citations == []
+    _, named = assistant.ask("And in Stepanakert?", conversation)  # a city it names
+    assert not named.refused
+
+
 def test_a_conversation_survives_a_restart(make_assistant, tmp_path):
     store = tmp_path / "kept.sqlite"
     first = make_assistant(conversations=store)
