@@ -264,3 +264,16 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
         if len(missing) > (1 - COVERAGE) * len(set(words)):
             return f"the passage does not say: {', '.join(missing[:4])}"
     return None
+
+
+def verdict(question: str, sentence: str) -> str:
+    """"Yes" when the sentence affirms what the yes/no question asks, "No" when it negates it or says the
+    opposite (the meaning check without the coverage rule: the question's wording need not be the sentence's).
+    The extractive engine answers with it, and an LLM's bare "Yes" or "No" is checked against it."""
+    # (the "Did" of "Did they agree?" is the question's form, not its proposition: against a sentence's "did not
+    # sign" it would read as a negation dropped)
+    proposition = _DO_SUPPORT.sub("", question.rstrip("?"))
+    return "No" if disagreement(proposition, sentence, coverage=False) else "Yes"
+
+
+_DO_SUPPORT = re.compile(r"^\s*(?:do|does|did)\s+", re.IGNORECASE)

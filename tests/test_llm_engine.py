@@ -8,7 +8,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from assistant.engines.base import EngineError
-from assistant.engines.llm import ANSWER_SYSTEM
+from assistant.engines.llm import ANSWER_SYSTEM, support
 from store import bundled_document
 
 ARTICLE = bundled_document().text
@@ -167,3 +167,13 @@ def test_an_engine_whose_extra_is_not_installed_names_the_extra_to_install(cross
     scorer = ExtractiveEngine(cross_encoder, LateInteraction(), -7.5)
     with pytest.raises(EngineError, match=r"pip install 'evidence-assistant\[ollama\]'"):
         make_llm_engine(AssistantSettings(engine="ollama"), scorer, cache=tmp_path)
+
+
+def test_a_bare_yes_or_no_is_backed_by_the_sentence_that_gives_the_same_verdict():
+    """The LLM's "No" is checked as the extractive engine answers: a negation elsewhere in the sentence ("did not
+    sign") is no "No" to whether they agreed."""
+    question = "Did Armenia agree to the ceasefire?"
+    agreed = "Armenia agreed to the ceasefire but did not sign the treaty."
+    assert support("Yes", agreed, question) == 1.0 and support("No", agreed, question) == 0.0
+    refused = "Armenia refused the ceasefire."
+    assert support("No", refused, question) > 0.0 and support("Yes", refused, question) == 0.0

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage
 
 from assistant.chat_commands import print_turn
 from assistant.console import out
-from assistant.meaning import disagreement
+from assistant.meaning import disagreement, verdict
 from store import bundled_document
 from store.chunking import sentence_spans
 from tests.claims import article_entities, contradictions, faithful
@@ -104,3 +104,13 @@ def test_a_contradicting_claim_is_flagged_with_its_reason_in_the_cli(make_assist
     printed = captured.get()
     assert "unsupported: The Karabakh separatists reported 23 deaths" in printed
     assert turn.reasons[0] in printed
+
+
+@pytest.mark.parametrize(("question", "sentence", "said"), [
+    ("Did Armenia agree to the ceasefire?", "Armenia agreed to the ceasefire but did not sign the treaty.", "Yes"),
+    ("Did Armenia agree to the ceasefire?", "Armenia refused the ceasefire.", "No"),
+    ("Could the rifle fire?", "It was jammed, they said, no longer readily able to fire.", "No"),
+    ("Is the bridge safe?", "Engineers called the bridge unsafe.", "No"),
+])
+def test_a_yes_no_question_gets_the_verdict_its_sentence_gives(question, sentence, said):
+    assert verdict(question, sentence) == said

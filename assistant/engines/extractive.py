@@ -17,7 +17,7 @@ from store.encoders import LateInteraction
 from assistant.analysis import QuestionAnalysis, analyse, holds_answer
 from assistant.engines.base import Draft, Evidence, Quote
 from assistant.engines.features import SentenceContext, combine, features, shares
-from assistant.meaning import disagreement
+from assistant.meaning import verdict
 
 # The cross-encoder scores few sentences: the best for the question by ColBERT (whose sentence vectors are computed
 # once), and those around the previous answer. Held out on CoQA and natural dev (fit_features.py), 6 (+2) chosen
@@ -337,12 +337,6 @@ def _near_miss(closest: ScoredSentence, analysis: QuestionAnalysis) -> Draft:
     # (no pronoun for the documents: the chain puts "The article does not say." or "The documents do not say." first)
     text = f"No {kind} is given for this; the closest passage: {closest.text} [1]"
     return Draft(text=text, quotes=[_quote(closest)], refused=True)
-
-
-def verdict(question: str, sentence: str) -> str:
-    """"Yes" when the sentence affirms what the question asks, "No" when it negates it or says the opposite
-    (the meaning check, without the coverage rule: the question's wording need not be the sentence's)."""
-    return "No" if disagreement(question.rstrip("?"), sentence, coverage=False) else "Yes"
 
 
 def _summarised_document(evidence: Evidence) -> str | None:

@@ -16,10 +16,10 @@ import Stemmer
 from assistant.analysis import analyse, answer_entities
 from assistant.citations import locate
 from assistant.language import parse
-from assistant.meaning import NUMBER_WORDS, disagreement
+from assistant.meaning import NUMBER_WORDS, disagreement, verdict
 from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
-from assistant.followup import content_stems, salient_terms
+from assistant.followup import content_stems
 from store import Passage
 from store.chunking import sentence_spans
 
@@ -207,7 +207,7 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
     Every (sentence, marker) pair gets its own citation number, so one good sentence cannot vouch for another.
     A sentence whose words its passage does not hold, or that quotes words the document does not hold, gets
     its own words as the quote, which verification will not find. A bare "Yes" or "No" claims the question's
-    proposition: the passage sentence must hold the question's words, negated for "No" and not for "Yes".
+    proposition: the passage sentence must hold the question's words and give the same verdict.
     """
     quotes: list[Quote] = []
     sentences: list[str] = []
@@ -235,8 +235,6 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
     return Draft(text=" ".join(sentences), quotes=quotes)
 
 
-_NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|without|denied|denies|refused|failed)\b|n[’']t\b",
-                       re.IGNORECASE)
 _YES_NO = re.compile(r"^(yes|no)\b[\s,.;:!-]*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -251,13 +249,14 @@ def _numbers(text: str) -> set[str]:
 def support(claim: str, source: str, question: str = "") -> float:
     """How much of a claim a source sentence holds: the share of its content words (stemmed) found there,
     and 0 when the claim has a number the source lacks. A bare "Yes" or "No" (given the question) claims the
-    question's proposition: the source must hold the question's words, with a negation for "No" and none for "Yes"."""
+    question's proposition: the source must hold the question's words and give the same verdict (`verdict`: a
+    negation, an opposite, another name or number for "No")."""
     yes_no = _YES_NO.match(claim.strip()) if question else None
     if yes_no:
         rest = yes_no.group(2)
         if content_stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": its own words say it
             claim = rest
-        elif (yes_no.group(1).lower() == "no") != bool(_NEGATION.search(source)):
+        elif yes_no.group(1).lower() != verdict(question, source).lower():  # as the extractive engine judges it
             return 0.0
         else:
             claim = question
