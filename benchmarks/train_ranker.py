@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,6 +34,8 @@ from assistant.engines.features import FEATURES, WEIGHTS, SentenceContext, featu
 from store import CrossEncoder  # noqa: E402
 from store.chunking import sentence_spans  # noqa: E402
 from store.encoders import LateInteraction  # noqa: E402
+
+import fit_features  # noqa: E402  (beside this script)
 
 EVAL = next((p for p in (ROOT.parent / "shared" / "eval", Path("/work/shared/eval")) if p.exists()),
             ROOT.parent / "shared" / "eval")
@@ -66,33 +67,16 @@ def nyt_questions(limit: int, exclude: set[int]) -> list[dict]:
     return out[:limit]
 
 
-def natural_questions() -> tuple[list[dict], set[int]]:
-    """Natural dev's first turns about one article (the evidence sentences are gold), and its articles."""
+def first_questions(dialogs: list[dict]) -> list[dict]:
+    """The first question of each dialog (fit_features.py's common form) that has gold spans."""
+    return [{"set": d["set"], "story_id": d["story_id"], "story": d["story"], "question": d["questions"][0],
+             "gold": d["gold"][0]} for d in dialogs if d["gold"][0]]
+
+
+def natural_articles() -> set[int]:
+    """Every NYT article natural dev is written on (its corpus conversations' too): never trained on as NYT."""
     data = json.loads((EVAL / "natural_dev.json").read_text(encoding="utf-8"))
-    squad = json.loads((EVAL / "squadshifts_nyt_dev.json").read_text(encoding="utf-8"))["data"]
-    out, articles = [], set()
-    for c in data["conversations"]:
-        articles.update(c.get("articles") or [c["article"]])
-        if c["scope"] != "article":
-            continue
-        story = "\n\n".join(p["context"] for p in squad[c["article"]]["paragraphs"])
-        turn = c["turns"][0]
-        spans = [(story.find(e), story.find(e) + len(e)) for e in turn["evidence"] if story.find(e) >= 0]
-        if spans:
-            out.append({"set": "natural", "story_id": f"nyt-{c['article']}", "story": story, "article": c["article"],
-                        "question": turn["q"], "gold": spans})
-    return out, articles
-
-
-def coqa_questions() -> list[dict]:
-    """CoQA CNN dev's first questions with a rationale (held out: never trained on)."""
-    out = []
-    for d in json.loads((EVAL / "coqa_cnn_dev.json").read_text(encoding="utf-8"))["data"]:
-        a = d["answers"][0]
-        if a["span_start"] >= 0:
-            out.append({"set": "coqa", "story_id": d["id"], "story": d["story"], "question": d["questions"][0]["input_text"],
-                        "gold": [(a["span_start"], a["span_end"])]})
-    return out
+    return set(data["articles"])
 
 
 def _digest(text: str) -> str:
@@ -134,30 +118,11 @@ def scored(questions: list[dict], path: Path) -> list[dict]:
     return out
 
 
-def fit(samples: list[dict], names: list[str], l2: float = 0.01) -> np.ndarray:
-    """Listwise softmax regression over the features `names`: the most probability on gold sentences. Each set
-    weighs the same, however many questions it has."""
-    columns = [FEATURES.index(n) for n in names]
-    lists = [(s["matrix"][:, columns], s["gold_vector"] / s["gold_vector"].sum(), s["set"]) for s in samples if s["found"]]
-    counts = {name: sum(1 for *_, n in lists if n == name) for name in {n for *_, n in lists}}
-    weight = {name: len(lists) / (len(counts) * c) for name, c in counts.items()}
-
-    def loss(w):
-        total, grad = 0.0, np.zeros(len(columns))
-        for matrix, target, name in lists:
-            logits = matrix @ w
-            logits -= logits.max()
-            p = np.exp(logits)
-            p /= p.sum()
-            total -= weight[name] * float(target @ np.log(p + 1e-12))
-            grad += weight[name] * (matrix.T @ (p - target))
-        return total / len(lists) + l2 * w @ w, grad / len(lists) + 2 * l2 * w
-
-    start = np.zeros(len(columns))
-    start[names.index("ce_question")] = 1.0
-    full = np.zeros(len(FEATURES))
-    full[columns] = minimize(loss, start, jac=True, method="L-BFGS-B").x
-    return full
+def fit(samples: list[dict], names: list[str]) -> np.ndarray:
+    """fit_features.py's listwise softmax regression over the features `names`, each set weighing the same."""
+    mask = np.array([f in names for f in FEATURES], dtype=float)
+    lists = [(None, None, s["matrix"] * mask, s["gold_vector"], s["set"]) for s in samples if s["found"]]
+    return fit_features.fit(fit_features._balanced(lists), len(FEATURES))
 
 
 def hits(samples: list[dict], weights: np.ndarray) -> float:
@@ -189,10 +154,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=1500, help="NYT questions to train on")
     args = parser.parse_args()
-    natural, articles = natural_questions()
-    nyt = nyt_questions(args.questions, articles)
+    nyt = nyt_questions(args.questions, natural_articles())
     cache = RESULTS / "ranker_cache.pkl"
-    nyt, natural, coqa = scored(nyt, cache), scored(natural, cache), scored(coqa_questions(), cache)
+    natural = scored(first_questions(fit_features.natural_dialogs()), cache)
+    nyt, coqa = scored(nyt, cache), scored(first_questions(fit_features.coqa_dialogs()), cache)
     found = {name: round(float(np.mean([s["found"] for s in data])), 3)
              for name, data in (("nyt", nyt), ("natural", natural), ("coqa", coqa))}
     print(f"gold among ColBERT's {ENGINE_CANDIDATES} candidates (the ceiling): {found}\n")
