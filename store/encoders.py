@@ -14,7 +14,8 @@ from langchain_core.embeddings import Embeddings
 
 from store.cpu import has_int8_dot_product
 from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, ModelSpec
-from store.onnx_int8 import unsaturated
+from store.onnx_int8 import derived
+from store.sentence_head import SentenceHead
 from store.saved_vectors import SavedVectors
 
 # Indexing the realdocs corpus (26 files, 4,224 chunks): batches of 32 peaked at 1.40 GB in 90 s, of 16 at 0.74-1.1 GB
@@ -35,8 +36,10 @@ class _OnnxBert:
     from several threads)."""
 
     def __init__(self, spec: ModelSpec, threads: int | None = None, batch_size: int = EMBED_BATCH, workers: int = 1,
-                 cache: Path | None = None):
+                 cache: Path | None = None, states: tuple[str, ...] = ()):
+        """`states`: inner tensors of the model made outputs, whose first token `run` returns too."""
         self.spec = spec
+        self.states = states
         self.cache = cache
         self.batch_size = batch_size
         self.workers = workers
@@ -73,12 +76,13 @@ class _OnnxBert:
         return self._session, self._tokenizer
 
     def _model(self) -> str | bytes:
-        """The verified model file, or on a CPU whose int8 kernels saturate, the same model made exact there (kept
-        in the cache folder, when there is one)."""
+        """The verified model file; or derived from it (kept in the cache folder, when there is one): made exact on a
+        CPU whose int8 kernels saturate, and with the inner states asked for as outputs."""
         path = self.spec.path("model.onnx")
-        if has_int8_dot_product():
+        recast = not has_int8_dot_product()
+        if not recast and not self.states:
             return str(path)
-        return unsaturated(path, dict(self.spec.files)["model.onnx"], self.cache)
+        return derived(path, dict(self.spec.files)["model.onnx"], self.cache, recast=recast, outputs=self.states)
 
     def _marking(self, marker: str):
         """The tokenizer with `marker` put after [CLS] of every single text (ColBERT's query or document marker),
@@ -100,11 +104,13 @@ class _OnnxBert:
         """The model's first output for each input (a text or a pair of texts), in input order; a per-token
         output is cut to the input's own tokens, or to its first one with `first_token`. Each is a copy, so a
         batch's output (padded to its longest input) is not kept alive by one row of it. `marker`: a token put
-        after [CLS] of each text."""
+        after [CLS] of each text. With `states`, each result is a pair: that output, and the states' first tokens
+        joined in one vector."""
         session, tokenizer = self._load()
         if marker is not None:
             tokenizer = self._marking(marker)
         encodings = tokenizer.encode_batch(list(inputs))
+        outputs = [session.get_outputs()[0].name, *self.states]
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         batches = [order[at : at + self.batch_size] for at in range(0, len(order), self.batch_size)]
         results: list[np.ndarray | None] = [None] * len(encodings)
@@ -120,12 +126,14 @@ class _OnnxBert:
                 ids[row, :n] = enc.ids
                 mask[row, :n] = enc.attention_mask
                 types[row, :n] = enc.type_ids
-            output = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+            output, *states = session.run(outputs, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
             for row, i in enumerate(batch):
                 if output.ndim == 3:
                     results[i] = output[row, 0].copy() if first_token else output[row, : len(encodings[i].ids)].copy()
                 else:
                     results[i] = output[row].copy()
+                if states:
+                    results[i] = (results[i], np.concatenate([state[row, 0] for state in states]))
 
         if self._pool is not None and len(batches) > 1:
             for batch, _ in zip(batches, self._pool.map(run_batch, batches), strict=True):
@@ -171,12 +179,17 @@ class OnnxEmbeddings(Embeddings):
 
 
 class CrossEncoder:
-    """Scores how well a passage answers a query, with a verified local ms-marco MiniLM cross-encoder."""
+    """Scores how well a passage answers a query, with a verified local ms-marco MiniLM cross-encoder; and how well
+    a sentence answers a question, with a head trained on questions and the sentences holding their answers
+    (`store/sentence_head.py`)."""
 
-    def __init__(self, spec: ModelSpec = MINILM_RERANKER, threads: int | None = None, cache: Path | None = None):
+    def __init__(self, spec: ModelSpec = MINILM_RERANKER, threads: int | None = None, cache: Path | None = None,
+                 head: SentenceHead | None = None):
+        """`head`: the sentence head (None: the one shipped for this model)."""
         self.spec = spec
+        self.head = head or SentenceHead.shipped(spec)
         self._model = _OnnxBert(spec, threads, RERANK_BATCH, workers=RERANK_WORKERS if threads is None else 1,
-                                cache=cache)
+                                cache=cache, states=(self.head.state,))
 
     @property
     def name(self) -> str:
@@ -184,9 +197,18 @@ class CrossEncoder:
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         """A relevance logit per passage (higher is better; above 0 is usually relevant)."""
-        if not passages:
+        return [logit for logit, _ in self.score_sentences(query, passages)]
+
+    def score_sentences(self, query: str, sentences: Sequence[str]) -> list[tuple[float, float]]:
+        """Per sentence, the relevance logit and the head's score of it as the answer (higher is better; the
+        scores compare the sentences of one question, not across questions)."""
+        return [(logit, self.head.score(logit, state)) for logit, state in self.read(query, sentences)]
+
+    def read(self, query: str, sentences: Sequence[str]) -> list[tuple[float, np.ndarray]]:
+        """Per sentence, the relevance logit and the state the head reads."""
+        if not sentences:
             return []
-        return [float(out[0]) for out in self._model.run([(query, p) for p in passages])]
+        return [(float(out[0]), state) for out, state in self._model.run([(query, s) for s in sentences])]
 
 
 # ColBERT's markers, in BERT's vocabulary

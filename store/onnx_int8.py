@@ -1,4 +1,5 @@
-"""The same int8 arithmetic on every x86-64 CPU: the models' int8 weights recast as uint8 at load time.
+"""The models as onnxruntime runs them: on every x86-64 CPU the same int8 arithmetic (the int8 weights recast as
+uint8 at load time), and inner states a trained head reads made outputs of the graph.
 
 The bundled models multiply uint8 activations by int8 weights (`MatMulInteger`). onnxruntime computes that
 exactly on CPUs with VNNI (and on ARM), but on AVX2 and AVX-512 CPUs without VNNI its u8·s8 kernel adds pairs of
@@ -19,16 +20,35 @@ import numpy as np
 
 from store.files import write_whole
 
-RECAST = 1  # the version of what `unsaturating` makes: a cached recast of another version is made again
+RECAST = 1  # the version of what `derive` makes: a cached model of another version is made again
 logger = logging.getLogger(__name__)
 
 
 def unsaturating(path: Path) -> bytes:
     """The model at `path`, serialized, with every int8 `MatMulInteger` weight and zero point made uint8."""
+    return derive(path, recast=True)
+
+
+def derive(path: Path, *, recast: bool, outputs: tuple[str, ...] = ()) -> bytes:
+    """The model at `path`, serialized: recast (every int8 `MatMulInteger` weight and zero point made uint8) when
+    `recast`, and with the float tensors named in `outputs` added to its outputs (after its own)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    if recast:
+        _recast(model)
+    known = {value for node in model.graph.node for value in node.output}
+    for name in outputs:
+        if name not in known:
+            raise ValueError(f"the model computes no tensor named {name!r}")
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
+
+
+def _recast(model) -> None:
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
     initializers = {i.name: i for i in model.graph.initializer}
     recast: set[str] = set()
     for node in model.graph.node:
@@ -44,16 +64,18 @@ def unsaturating(path: Path) -> bytes:
             values = numpy_helper.to_array(tensor).astype(np.int16) + 128
             tensor.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
             recast.add(name)
-    return model.SerializeToString()
 
 
-def unsaturated(path: Path, sha256: str, cache: Path | None) -> bytes:
-    """`unsaturating(path)`, made once and kept in the `cache` folder with its own sha256: making it imports the
+def derived(path: Path, sha256: str, cache: Path | None, *, recast: bool, outputs: tuple[str, ...] = ()) -> bytes:
+    """`derive(path, ...)`, made once and kept in the `cache` folder with its own sha256: making it imports the
     onnx package (about a second), reading it back costs a hash. `sha256` is the verified source model's; without
     a cache folder, or when it cannot be written, the model is made each time."""
     if cache is None:
-        return unsaturating(path)
-    model = cache / "models" / f"{sha256[:24]}-uint8-v{RECAST}.onnx"
+        return derive(path, recast=recast, outputs=outputs)
+    variant = "uint8" if recast else "int8"
+    if outputs:
+        variant += "-" + hashlib.sha256("\n".join(outputs).encode("utf-8")).hexdigest()[:8]
+    model = cache / "models" / f"{sha256[:24]}-{variant}-v{RECAST}.onnx"
     recorded = model.with_name(model.name + ".sha256")
     try:
         data = model.read_bytes()
@@ -62,11 +84,11 @@ def unsaturated(path: Path, sha256: str, cache: Path | None) -> bytes:
         logger.info("making %s again: it does not match its recorded sha256", model)
     except OSError:
         pass
-    data = unsaturating(path)
+    data = derive(path, recast=recast, outputs=outputs)
     try:
         write_whole(model, data)
         # the hash last: a reader between the two writes sees a mismatch and makes its own
         write_whole(recorded, hashlib.sha256(data).hexdigest().encode("ascii"))
     except OSError as exc:  # a read-only or full disk: made again next time
-        logger.info("could not keep the recast model at %s: %s", model, exc)
+        logger.info("could not keep the derived model at %s: %s", model, exc)
     return data

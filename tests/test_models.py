@@ -9,6 +9,7 @@ import pytest
 from assistant.language import EN_CORE_WEB_SM, pipeline
 from store import ModelError, OnnxEmbeddings
 from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, verified_dir
+from store.sentence_head import SentenceHead
 
 
 def test_the_bundled_models_verify():
@@ -61,6 +62,22 @@ def test_batching_barely_changes_the_vectors(embeddings):
 def test_the_cross_encoder_prefers_the_answer(cross_encoder):
     scores = cross_encoder.score("How many people died?", ["At least 34 people died.", "The weather was sunny."])
     assert scores[0] > 0 > scores[1]
+
+
+def test_the_sentence_head_scores_beside_the_cross_encoders_logit(cross_encoder):
+    question = "How many people died?"
+    sentences = ["At least 34 people died.", "The weather was sunny.", "People died in the attack, officials said."]
+    scored = cross_encoder.score_sentences(question, sentences)
+    assert [logit for logit, _ in scored] == cross_encoder.score(question, sentences)
+    heads = [head for _, head in scored]
+    assert heads[0] == max(heads)  # the sentence with the count
+    assert heads != [logit for logit, _ in scored]
+
+
+def test_a_sentence_head_fitted_on_another_model_is_refused():
+    other = dataclasses.replace(MINILM_RERANKER, files=(("model.onnx", "0" * 64), *MINILM_RERANKER.files[1:]))
+    with pytest.raises(ModelError, match="fitted on another model.*train_head.py"):
+        SentenceHead.shipped(other)
 
 
 def test_non_loopback_network_is_blocked_in_tests():

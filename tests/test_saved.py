@@ -1,5 +1,6 @@
 """What one process derives from the models is kept for the next one, and reads back as exactly what it would
-compute: the recast int8 models (on CPUs whose int8 kernels saturate) and documents' ColBERT sentence vectors."""
+compute: the models derived from the verified files (recast on CPUs whose int8 kernels saturate, with the inner state
+the sentence head reads) and documents' ColBERT sentence vectors."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from store import StoreSettings
 from store.chunking import sentence_spans
 from store.documents import bundled_document
-from store.encoders import LateInteraction
+from store.encoders import CrossEncoder, LateInteraction
 from store.models import MINILM_RERANKER
-from store.onnx_int8 import unsaturated, unsaturating
+from store.onnx_int8 import derive, derived, unsaturating
 from store.saved_vectors import SavedVectors
 
 SHA = dict(MINILM_RERANKER.files)["model.onnx"]
@@ -21,16 +23,16 @@ SHA = dict(MINILM_RERANKER.files)["model.onnx"]
 
 def test_the_recast_model_is_made_once_and_then_read_back_without_the_onnx_package(tmp_path):
     path = MINILM_RERANKER.path("model.onnx")
-    made = unsaturated(path, SHA, tmp_path)
+    made = derived(path, SHA, tmp_path, recast=True)
     assert made == unsaturating(path)
     [kept] = (tmp_path / "models").glob("*.onnx")
-    script = ("import sys; from store.models import MINILM_RERANKER as m; from store.onnx_int8 import unsaturated;"
-              f"data = unsaturated(m.path('model.onnx'), {SHA!r}, __import__('pathlib').Path({str(tmp_path)!r}));"
+    script = ("import sys; from store.models import MINILM_RERANKER as m; from store.onnx_int8 import derived;"
+              f"data = derived(m.path('model.onnx'), {SHA!r}, __import__('pathlib').Path({str(tmp_path)!r}), recast=True);"
               "print(len(data), 'onnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert out == [str(len(made)), "False"]  # read back: the second-long onnx import is not paid again
     kept.write_bytes(kept.read_bytes()[:-10] + b"0123456789")  # damaged
-    assert unsaturated(path, SHA, tmp_path) == made  # made again, and kept again
+    assert derived(path, SHA, tmp_path, recast=True) == made  # made again, and kept again
     assert kept.read_bytes() == made
 
 
@@ -38,7 +40,23 @@ def test_a_recast_model_that_cannot_be_kept_is_still_made(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     path = MINILM_RERANKER.path("model.onnx")
-    assert unsaturated(path, SHA, blocked) == unsaturating(path)
+    assert derived(path, SHA, blocked, recast=True) == unsaturating(path)
+
+
+def test_a_model_with_an_inner_state_as_output_is_kept_apart_from_the_plain_recast(tmp_path):
+    path = MINILM_RERANKER.path("model.onnx")
+    state = CrossEncoder().head.state
+    with_state = derived(path, SHA, tmp_path, recast=False, outputs=(state,))
+    plain = derived(path, SHA, tmp_path, recast=True)
+    assert with_state != plain
+    assert len(list((tmp_path / "models").glob("*.onnx"))) == 2
+    assert derived(path, SHA, tmp_path, recast=False, outputs=(state,)) == with_state  # read back
+    assert derive(path, recast=False, outputs=(state,)) == with_state
+
+
+def test_an_inner_state_the_model_does_not_compute_is_refused_by_name():
+    with pytest.raises(ValueError, match="no tensor named 'pooler_out'"):
+        derive(MINILM_RERANKER.path("model.onnx"), recast=False, outputs=("pooler_out",))
 
 
 def _sentences() -> list[str]:

@@ -218,28 +218,32 @@ class ExtractiveEngine:
         pruned = self._prune(candidates, near, evidence.question)
         if not pruned:
             return []
-        alone = self.cross_encoder.score(evidence.question, [s.text for s in pruned])
+        # the cross-encoder's logit says whether a sentence answers at all (the refusal is calibrated on it); its
+        # sentence head's score says which answers best (store/sentence_head.py), and ranks
+        alone, choice = _split(self.cross_encoder.score_sentences(evidence.question, [s.text for s in pruned]))
         follow_up = bool(evidence.history)
-        joined, dropped = alone, []
+        joined, choice_joined, dropped = alone, choice, []
         if follow_up:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
             # scored again joined with the previous question (held out: no loss, two thirds of the pairs; fit_features.py).
-            order = sorted(range(len(pruned)), key=lambda k: -alone[k])
-            kept = set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document_id, s.index) == previous}
+            order = sorted(range(len(pruned)), key=lambda k: -choice[k])
+            kept = sorted(set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document_id, s.index) == previous})
             dropped = [replace(pruned[k], ce_question=alone[k], ce_joined=alone[k], score=-math.inf)
                        for k in order if k not in kept]
-            pruned, alone = [pruned[k] for k in sorted(kept)], [alone[k] for k in sorted(kept)]
-            joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned])
-        share_alone, share_joined = shares(alone), shares(joined)
+            pruned, alone, choice = [pruned[k] for k in kept], [alone[k] for k in kept], [choice[k] for k in kept]
+            joined, choice_joined = _split(self.cross_encoder.score_sentences(
+                f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned]))
+        share_alone, share_joined = shares(choice), shares(choice_joined)
         ranked = []
-        for k, (sentence, ce_alone, ce_joined) in enumerate(zip(pruned, alone, joined, strict=True)):
+        for k, sentence in enumerate(pruned):
             same_doc = previous is not None and previous[0] == sentence.document_id
             context = SentenceContext(
                 question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
                 cited={i for doc, i in cited if doc == sentence.document_id}, count=spans_of.count(sentence.document_id),
             )
-            vector = features(context, sentence.index, sentence.text, ce_alone, ce_joined, share_alone[k], share_joined[k])
-            ranked.append(replace(sentence, ce_question=ce_alone, ce_joined=ce_joined, score=combine(vector, follow_up)))
+            vector = features(context, sentence.index, sentence.text, choice[k], choice_joined[k], share_alone[k],
+                              share_joined[k])
+            ranked.append(replace(sentence, ce_question=alone[k], ce_joined=joined[k], score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
         return sorted(ranked, key=lambda s: (-s.score, s.passage_rank, s.start)) + dropped
 
@@ -281,6 +285,11 @@ def _opening(sentence: str) -> bool:
     words = sentence.split()
     return (len(words) >= 4 and not words[-1].isdigit()
             and sum(any(ch.isalpha() for ch in w) for w in words) >= 0.7 * len(words))
+
+
+def _split(scored: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """(logits, head scores) from the cross-encoder's (logit, head score) pairs."""
+    return [logit for logit, _ in scored], [choice for _, choice in scored]
 
 
 def _span(document_id: str, text: str, start: int, end: int) -> Span:
