@@ -91,6 +91,7 @@ class QuestionAnalysis(BaseModel):
     documents_named: list[str] = []  # how the question names the documents it is about ("the Wi-Fi article": "Wi-Fi")
     this_document: bool = False  # "this document", "the same paper": the one the conversation is about
     asks: str | None = None  # the question without the phrase that names its document, when it has one
+    parts: list[str] = []  # a question that asks two things ("What is it for, and what does it cost?"): each
 
     @property
     def bare(self) -> bool:
@@ -160,6 +161,21 @@ def named_documents(question: str) -> tuple[list[str], str]:
     return named, rest[:1].upper() + rest[1:]
 
 
+# where a question starts to ask a second thing: a wh-word after a comma, a conjunction or a question mark
+_SECOND_ASK = re.compile(r"(?:\s*[,;]\s*(?:and|or|but)?|\s+(?:and|or|but)|\?)\s+"
+                         r"(?=(?:what|when|where|who|whom|whose|why|which|how)\b)", re.IGNORECASE)
+_PART_WORDS = 3  # each part asks something of its own ("What did he say, and why?" asks one thing)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks, when it asks more than one ("When was it built, and how much did it
+    cost?"), each of at least three words; otherwise none."""
+    parts = [p.strip(" ,;") for p in _SECOND_ASK.split(question)]
+    if len(parts) < 2 or any(len(re.findall(r"\w+", p)) < _PART_WORDS for p in parts):
+        return []
+    return [p[:1].upper() + p[1:] + ("" if p.endswith("?") else "?") for p in parts]
+
+
 def analyse(question: str, previous: QuestionAnalysis | None = None) -> QuestionAnalysis:
     """The analysis of `question`; `previous` is the last turn's, which an elliptic follow-up inherits."""
     named, asks = named_documents(question)
@@ -169,6 +185,7 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
     if named and analysis.intent != "overview" and _OVERVIEW.search(question) and set(analysis.focus) <= _SUMMARY_WORDS:
         analysis = analysis.model_copy(update={"intent": "overview", "answer_type": None})
     return analysis.model_copy(update={"documents_named": named, "asks": asks if asks != question else None,
+                                       "parts": question_parts(asks),
                                        "depends_on_previous": analysis.depends_on_previous and not named,
                                        "this_document": bool(_THIS_DOCUMENT.search(question)) and not named})
 

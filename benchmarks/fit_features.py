@@ -34,7 +34,8 @@ from store.encoders import LateInteraction  # noqa: E402
 from store.chunking import sentence_spans  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
-# the cross-encoder's sentence-head scores, as the engine ranks by (store/sentence_head.py)
+# the scores the engine ranks by: on first turns the cross-encoder's sentence head (store/sentence_head.py), on
+# follow-ups its logits
 CACHE = ROOT / "benchmarks" / "results" / "coqa_head_cache.pkl"
 NATURAL_CACHE = ROOT / "benchmarks" / "results" / "natural_head_cache.pkl"
 COLBERT_CACHE = ROOT / "benchmarks" / "results" / "colbert_cache.pkl"
@@ -70,8 +71,9 @@ def natural_dialogs() -> list[dict]:
 
 
 def cross_encoder_scores(dialogs, path):
-    """For every turn: sentence spans, the head's score of each sentence s for the question and for the previous
-    question and this one joined (the cross-encoder's sentence head, as the engine ranks)."""
+    """For every turn: sentence spans, and the score of each sentence s for the question and for the previous
+    question and this one joined, as the engine ranks: the cross-encoder's sentence head on a first turn, its
+    logits on a follow-up."""
     if path.exists():
         return pickle.loads(path.read_bytes())
     encoder = CrossEncoder()
@@ -83,8 +85,8 @@ def cross_encoder_scores(dialogs, path):
         texts = [story[s:e] for s, e in spans]
         previous = ""
         for i, question in enumerate(dialog["questions"]):
-            alone = [choice for _, choice in encoder.score_sentences(question, texts)]
-            joined = [choice for _, choice in encoder.score_sentences(f"{previous} {question}", texts)] if previous else alone
+            alone = [logit if previous else head for logit, head in encoder.score_sentences(question, texts)]
+            joined = encoder.score(f"{previous} {question}", texts) if previous else alone
             cache[(dialog["id"], i)] = (spans, np.array(alone), np.array(joined))
             previous = question
         print(f"{n + 1}/{len(dialogs)} dialogs, {time.perf_counter() - started:.0f} s", file=sys.stderr)

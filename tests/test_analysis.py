@@ -168,3 +168,16 @@ def test_an_ellipsis_inherits_what_the_last_question_asked_but_not_the_document_
 ])
 def test_the_names_a_document_must_hold_are_those_of_people_places_and_things_not_groups(question, proper):
     assert analyse(question).proper == proper
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    ("What's it for, and what does it cost?", ["What's it for?", "What does it cost?"]),
+    ("When was it built and how much did it cost?", ["When was it built?", "How much did it cost?"]),
+    ("Where is the plant? When did it open?", ["Where is the plant?", "When did it open?"]),
+    ("And how many of them said they often felt depressed?", []),  # a follow-up's "And", not a second question
+    ("What did he say, and why?", []),  # "why" asks about the same thing
+    ("How and when did it happen?", []),
+    ("Which players were traded, and when?", []),
+])
+def test_a_question_that_asks_two_things_is_split_into_its_parts(question, parts):
+    assert analyse(question).parts == parts

@@ -20,6 +20,14 @@ def test_an_answer_quotes_the_article_exactly(make_assistant):
     assert [s.rank for s in turn.sources] == list(range(1, len(turn.sources) + 1))
 
 
+def test_a_question_that_asks_two_things_gets_a_cited_sentence_for_each(make_assistant):
+    _, turn = make_assistant().ask("When did the ceasefire come into force, and how many people were killed?")
+    assert "September 20" in turn.answer and "34" in turn.answer and not turn.refused
+    assert len(turn.citations) >= 2 and all(c.verified for c in turn.citations)
+    cited = " ".join(c.text for c in turn.citations)
+    assert "September 20" in cited and "34" in cited
+
+
 def test_a_follow_up_is_searched_with_the_conversation_and_shows_what_was_searched(make_assistant):
     assistant = make_assistant()
     conversation, _ = assistant.ask("How many people were killed in the clashes?")

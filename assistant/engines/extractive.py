@@ -99,10 +99,29 @@ class ExtractiveEngine:
         return draft
 
     def _answer(self, evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
+        parts = [(part, analyse(part)) for part in analysis.parts]
+        if len(parts) > 1 and all(a.intent not in ("yesno", "overview") for _, a in parts):
+            return self._answer_parts(evidence, parts)
         ranked = self.rank(evidence)
         draft = self._choose(ranked, evidence, analysis)
         draft.ranked = ranked
         return draft
+
+    def _answer_parts(self, evidence: Evidence, parts: list[tuple[str, QuestionAnalysis]]) -> Draft:
+        """A question that asks two things: each part answered on its own (with the kind of answer it asks for), the
+        sentences joined in reading order; refused when no part is answered."""
+        drafts = []
+        for part, analysis in parts:
+            ranked = self.rank(replace(evidence, question=part, analysis=analysis))
+            drafts.append((ranked, self._choose(ranked, replace(evidence, question=part, analysis=analysis), analysis)))
+        answered = [(ranked, draft) for ranked, draft in drafts if not draft.refused]
+        if not answered:
+            return replace(drafts[0][1], ranked=drafts[0][0])
+        quotes = sorted({(q.document_id, q.start): q for _, draft in answered for q in draft.quotes}.values(),
+                        key=lambda q: (q.document_id, q.start))
+        ranked = sorted((s for ranked, _ in answered for s in ranked), key=lambda s: -s.score)
+        return Draft(text=_cited(quotes), quotes=list(quotes), refused=False,
+                     ranked=list({(s.document_id, s.start): s for s in ranked}.values()))
 
     def _choose(self, ranked: list[ScoredSentence], evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
         if self.refuses(ranked, evidence):
@@ -218,22 +237,23 @@ class ExtractiveEngine:
         pruned = self._prune(candidates, near, evidence.question)
         if not pruned:
             return []
-        # the cross-encoder's logit says whether a sentence answers at all (the refusal is calibrated on it); its
-        # sentence head's score says which answers best (store/sentence_head.py), and ranks
-        alone, choice = _split(self.cross_encoder.score_sentences(evidence.question, [s.text for s in pruned]))
+        # the cross-encoder's logit says whether a sentence answers at all (the refusal is calibrated on it); on a
+        # first question, its sentence head (store/sentence_head.py, fitted on single questions) says which answers
+        # best, and ranks. A follow-up ranks by the logits: the head added nothing there (benchmarks/fit_features.py)
+        alone, head = _split(self.cross_encoder.score_sentences(evidence.question, [s.text for s in pruned]))
         follow_up = bool(evidence.history)
-        joined, choice_joined, dropped = alone, choice, []
+        joined, dropped = alone, []
         if follow_up:
             # A cascade: only the sentences that best answer the question alone, and the previous answer's, are
             # scored again joined with the previous question (held out: no loss, two thirds of the pairs; fit_features.py).
-            order = sorted(range(len(pruned)), key=lambda k: -choice[k])
+            order = sorted(range(len(pruned)), key=lambda k: -alone[k])
             kept = sorted(set(order[:JOINED_CANDIDATES]) | {k for k, s in enumerate(pruned) if (s.document_id, s.index) == previous})
             dropped = [replace(pruned[k], ce_question=alone[k], ce_joined=alone[k], score=-math.inf)
                        for k in order if k not in kept]
-            pruned, alone, choice = [pruned[k] for k in kept], [alone[k] for k in kept], [choice[k] for k in kept]
-            joined, choice_joined = _split(self.cross_encoder.score_sentences(
-                f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned]))
-        share_alone, share_joined = shares(choice), shares(choice_joined)
+            pruned, alone = [pruned[k] for k in kept], [alone[k] for k in kept]
+            joined = self.cross_encoder.score(f"{evidence.history[-1][0]} {evidence.question}", [s.text for s in pruned])
+        by_question, by_joined = (alone, joined) if follow_up else (head, head)
+        share_alone, share_joined = shares(by_question), shares(by_joined)
         ranked = []
         for k, sentence in enumerate(pruned):
             same_doc = previous is not None and previous[0] == sentence.document_id
@@ -241,7 +261,7 @@ class ExtractiveEngine:
                 question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
                 cited={i for doc, i in cited if doc == sentence.document_id}, count=spans_of.count(sentence.document_id),
             )
-            vector = features(context, sentence.index, sentence.text, choice[k], choice_joined[k], share_alone[k],
+            vector = features(context, sentence.index, sentence.text, by_question[k], by_joined[k], share_alone[k],
                               share_joined[k])
             ranked.append(replace(sentence, ce_question=alone[k], ce_joined=joined[k], score=combine(vector, follow_up)))
         # the sentences out of the running stay, last, so their passages keep a score among the sources
@@ -315,7 +335,7 @@ def _introduced(sentence: ScoredSentence, evidence: Evidence) -> ScoredSentence 
     return replace(sentence, span=_span(sentence.document_id, text, start, end), index=sentence.index + 1)
 
 
-def _cited(sentences: Sequence[ScoredSentence]) -> str:
+def _cited(sentences: Sequence[ScoredSentence] | Sequence[Quote]) -> str:
     """The sentences, each with its marker; one that does not end as a sentence does (a heading, a table row)
     stands in a paragraph of its own, so it is never read (nor checked) as part of the next."""
     text = ""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 FEATURES = [
-    "ce_question",  # cross-encoder logit for (question, sentence), / 10
+    "ce_question",  # cross-encoder score for (question, sentence), / 10: its sentence head's on a first turn
     "ce_joined",  # cross-encoder logit for (previous question + question, sentence), / 10; 0 on first turns
     "same_as_previous",  # the sentence the previous answer cited
     "next_after_previous",  # the sentence right after it
@@ -32,28 +32,30 @@ FEATURES = [
 FOLLOW_UP_FEATURES = FEATURES[:8]
 
 # Fitted on CoQA CNN dev and natural dev together by benchmarks/fit_features.py (each set weighing the same), on the
-# cross-encoder's scores of one pair at a time. Held out by story, top-1 evidence hit: CoQA 0.725 first turns / 0.664
-# follow-ups, natural 0.467 / 0.726 (fitted on CoQA alone: 0.700 / 0.663 and 0.533 / 0.699; the cross-encoder alone:
-# 0.675 / 0.582 and 0.467 / 0.655). Scoring only the follow-ups that lean on the last turn with these features was
-# measured and lost (natural follow-ups 0.681). Features not listed weigh 0.
+# cross-encoder's scores of one pair at a time: its sentence head's on first turns (store/sentence_head.py, fitted on
+# NYT questions), its logits on follow-ups. Held out by story, top-1 evidence hit: CoQA 0.725 first turns / 0.666
+# follow-ups, natural 0.500 / 0.726 (with the logits on first turns too, the same run: 0.725 / 0.664 and 0.467 /
+# 0.726; fitted on CoQA alone: 0.775 / 0.661 and 0.533 / 0.690; the cross-encoder alone: 0.675 / 0.582 and 0.467 /
+# 0.655). Scoring only the follow-ups that lean on the last turn with these features was measured and lost (natural
+# follow-ups 0.673). Features not listed weigh 0.
 WEIGHTS: dict[str, dict[str, float]] = {
     "first": {
-        "ce_question": 1.9908,
-        "position": -1.0444,
-        "first_sentence": 0.2528,
-        "type_match": 0.189,
-        "share_question": 0.781,
-        "length": 0.5499,
+        "ce_question": 2.5357,
+        "position": -0.9986,
+        "first_sentence": 0.34,
+        "type_match": 0.3225,
+        "share_question": 2.2537,
+        "length": 0.5485,
     },
     "follow-up": {
-        "ce_question": 2.7078,
-        "ce_joined": 1.2879,
-        "same_as_previous": 0.596,
-        "next_after_previous": 0.6493,
-        "soon_after_previous": 0.2677,
-        "before_previous": 0.1628,
-        "far_from_previous": -0.6878,
-        "cited_before": -0.3105,
+        "ce_question": 2.7007,
+        "ce_joined": 1.3214,
+        "same_as_previous": 0.5911,
+        "next_after_previous": 0.6571,
+        "soon_after_previous": 0.2293,
+        "before_previous": 0.1972,
+        "far_from_previous": -0.6592,
+        "cited_before": -0.3467,
     },
 }
 
