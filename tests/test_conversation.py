@@ -1,5 +1,7 @@
 """Conversations with the extractive engine: follow-ups, citations that verify, refusals, persistence, bad input."""
 
+import re
+
 import pytest
 
 from assistant.service import MAX_QUESTION, QuestionError
@@ -22,10 +24,9 @@ def test_an_answer_quotes_the_article_exactly(make_assistant):
 
 def test_a_question_that_asks_two_things_gets_a_cited_sentence_for_each(make_assistant):
     _, turn = make_assistant().ask("When did the ceasefire come into force, and how many people were killed?")
-    assert "September 20" in turn.answer and "34" in turn.answer and not turn.refused
-    assert len(turn.citations) >= 2 and all(c.verified for c in turn.citations)
-    cited = " ".join(c.text for c in turn.citations)
-    assert "September 20" in cited and "34" in cited
+    assert not turn.refused and len(turn.citations) >= 2 and all(c.verified for c in turn.citations)
+    assert any("September 20" in c.text for c in turn.citations)  # when
+    assert any(re.search(r"\b(34 dead|32 deaths)\b", c.text) for c in turn.citations)  # how many (two counts are given)
 
 
 def test_a_follow_up_is_searched_with_the_conversation_and_shows_what_was_searched(make_assistant):
