@@ -15,8 +15,8 @@ from langchain_core.embeddings import Embeddings
 from store.cpu import has_int8_dot_product
 from store.models import BGE_SMALL_EN, COLBERT_SMALL, MINILM_RERANKER, ModelSpec
 from store.onnx_int8 import derived
-from store.sentence_head import SentenceHead
 from store.saved_vectors import SavedVectors
+from store.sentence_head import SentenceHead
 
 # Indexing the realdocs corpus (26 files, 4,224 chunks): batches of 32 peaked at 1.40 GB in 90 s, of 16 at 0.74-1.1 GB
 # (from run to run) in 78 s, of 8 at 0.54 GB in 85 s (each batch's activations grow with its length squared)
