@@ -5,7 +5,7 @@ logit and a few features. The cross-encoder was trained on web passages; the hea
 state to choose the sentence that holds the answer: score = a · logit + w · state + b, fitted listwise (a softmax
 over each question's candidates, the sentences holding the answer as its target) with an L2 penalty on w.
 
-Training data: SQuADShifts NYT dev (CC BY 4.0; single questions with answer offsets; the sentence holding the answer
+Training data: SQuADShifts NYT dev (CC BY-SA 4.0; single questions with answer offsets; the sentence holding the answer
 is gold), without the 10 articles natural dev is written on. Held out: NYT by folds of articles, natural dev's first
 turns and CoQA dev's first turns (CoQA's file asks to be kept out of training: it is only judged). The penalty is
 chosen on the NYT folds alone. The head written is fitted on all of those NYT questions.
@@ -154,7 +154,7 @@ def main() -> None:
                "by_penalty": by_penalty, "rows": rows}
     (RESULTS / "train_head.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     if args.write:
-        training = {"script": "benchmarks/train_head.py", "data": f"SQuADShifts NYT dev (CC BY 4.0), {len(nyt)} questions "
+        training = {"script": "benchmarks/train_head.py", "data": f"SQuADShifts NYT dev (CC BY-SA 4.0), {len(nyt)} questions "
                     "without natural dev's 10 articles", "penalty": penalty, "held_out": rows}
         path = ROOT / "store" / "data" / HEAD_FILE
         path.write_text(head.model_copy(update={"training": training}).model_dump_json(indent=1) + "\n",
