@@ -16,11 +16,10 @@ chosen on the NYT folds alone. The head written is fitted on all of those NYT qu
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import pickle
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,34 +43,28 @@ PENALTIES = (0.003, 0.01, 0.03, 0.1)
 FOLDS = 5
 
 
+@functools.cache
+def models() -> tuple[LateInteraction, CrossEncoder]:
+    """ColBERT, and the cross-encoder reading the state a head is fitted on."""
+    return LateInteraction(), CrossEncoder(head=SentenceHead.untrained(MINILM_RERANKER, STATE, SIZE))
+
+
 def read(questions: list[dict], path: Path) -> list[dict]:
     """Each question's candidates (the CANDIDATES sentences ColBERT ranks best in its story, in story order), with
     their cross-encoder logits and states and which hold the answer; cached by question and story."""
-    cache = pickle.loads(path.read_bytes()) if path.exists() else {}
-    missing = [q for q in questions if (q["question"], train_ranker._digest(q["story"])) not in cache]
-    if missing:
-        late = LateInteraction()
-        encoder = CrossEncoder(head=SentenceHead.untrained(MINILM_RERANKER, STATE, SIZE))
-        started = time.perf_counter()
-        for n, q in enumerate(missing):
-            spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
-            texts = [q["story"][s:e] for s, e in spans]
-            colbert = np.array(late.score(q["question"], texts))
-            keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
-            read_ = encoder.read(q["question"], [texts[k] for k in keep])
-            gold = np.array([any(spans[k][0] < ge and gs < spans[k][1] for gs, ge in q["gold"]) for k in keep], float)
-            cache[(q["question"], train_ranker._digest(q["story"]))] = (
-                np.array([logit for logit, _ in read_], np.float32), np.stack([state for _, state in read_]), gold)
-            if (n + 1) % 500 == 0:
-                print(f"{n + 1}/{len(missing)} questions read, {time.perf_counter() - started:.0f} s", file=sys.stderr)
-                path.write_bytes(pickle.dumps(cache))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(cache))
-    out = []
-    for q in questions:
-        logits, states, gold = cache[(q["question"], train_ranker._digest(q["story"]))]
-        out.append({"group": q.get("article", q["story_id"]), "logits": logits, "states": states, "gold": gold})
-    return out
+
+    def compute(q: dict):
+        late, encoder = models()
+        spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
+        texts = [q["story"][s:e] for s, e in spans]
+        colbert = np.array(late.score(q["question"], texts))
+        keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
+        read = encoder.read(q["question"], [texts[k] for k in keep])
+        gold = np.array([any(spans[k][0] < ge and gs < spans[k][1] for gs, ge in q["gold"]) for k in keep], float)
+        return np.array([logit for logit, _ in read], np.float32), np.stack([state for _, state in read]), gold
+
+    return [{"group": q.get("article", q["story_id"]), "logits": logits, "states": states, "gold": gold}
+            for q, (logits, states, gold) in zip(questions, train_ranker.cached(questions, path, compute), strict=True)]
 
 
 def fit(samples: list[dict], penalty: float, steps: int = 300, rate: float = 0.01) -> SentenceHead:

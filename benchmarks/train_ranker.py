@@ -16,6 +16,7 @@ Figures: top-1 evidence hit, folds by article for NYT; natural held out by train
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import pickle
@@ -83,29 +84,41 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scored(questions: list[dict], path: Path) -> list[dict]:
-    """Each question with its candidates: the CANDIDATES sentences ColBERT ranks best in the story, their
-    ColBERT MaxSim per question token and cross-encoder logits (cached by question and story)."""
+def cached(questions: list[dict], path: Path, compute) -> list:
+    """`compute(question)` for each question, kept in a pickle at `path` by question and story: computed once, and
+    saved as it goes (every 200 questions)."""
     cache = pickle.loads(path.read_bytes()) if path.exists() else {}
     missing = [q for q in questions if (q["question"], _digest(q["story"])) not in cache]
     if missing:
-        late, encoder = LateInteraction(), CrossEncoder()
         started = time.perf_counter()
-        for n, q in enumerate(missing):
-            spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
-            texts = [q["story"][s:e] for s, e in spans]
-            colbert = np.array(late.score(q["question"], texts))
-            keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
-            ce = np.array(encoder.score(q["question"], [texts[k] for k in keep]))
-            cache[(q["question"], _digest(q["story"]))] = (spans, keep, colbert[keep], ce)
-            if (n + 1) % 200 == 0:
-                print(f"{n + 1}/{len(missing)} questions scored, {time.perf_counter() - started:.0f} s", file=sys.stderr)
-                path.write_bytes(pickle.dumps(cache))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(cache))
+        for n, q in enumerate(missing):
+            cache[(q["question"], _digest(q["story"]))] = compute(q)
+            if (n + 1) % 200 == 0 or n + 1 == len(missing):
+                print(f"{n + 1}/{len(missing)} questions, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                path.write_bytes(pickle.dumps(cache))
+    return [cache[(q["question"], _digest(q["story"]))] for q in questions]
+
+
+@functools.cache
+def models() -> tuple[LateInteraction, CrossEncoder]:
+    return LateInteraction(), CrossEncoder()
+
+
+def scored(questions: list[dict], path: Path) -> list[dict]:
+    """Each question with its candidates: the CANDIDATES sentences ColBERT ranks best in the story, their
+    ColBERT MaxSim per question token and cross-encoder logits (cached by question and story)."""
+
+    def compute(q: dict):
+        late, encoder = models()
+        spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
+        texts = [q["story"][s:e] for s, e in spans]
+        colbert = np.array(late.score(q["question"], texts))
+        keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
+        return spans, keep, colbert[keep], np.array(encoder.score(q["question"], [texts[k] for k in keep]))
+
     out = []
-    for q in questions:
-        spans, keep, colbert, ce = cache[(q["question"], _digest(q["story"]))]
+    for q, (spans, keep, colbert, ce) in zip(questions, cached(questions, path, compute), strict=True):
         best = sorted(np.argsort(-colbert, kind="stable")[:ENGINE_CANDIDATES].tolist())  # as the engine prunes
         keep, ce = [keep[j] for j in best], ce[best]
         texts = [q["story"][spans[k][0]:spans[k][1]] for k in keep]
@@ -167,7 +180,8 @@ def main() -> None:
     shipped = np.array([WEIGHTS["first"].get(f, 0.0) for f in FEATURES])
     results["shipped"] = {name: round(hits(data, shipped), 3) for name, data in (("nyt", nyt), ("natural", natural),
                                                                                 ("coqa", coqa))}
-    print(f"| the engine's weights as shipped (fitted on CoQA and natural dev: in-sample there) | "
+    print(f"| the engine's first-question weights (fitted on CoQA and natural dev: in-sample there), on the logits "
+          f"(the engine gives them its sentence head's score: train_head.py) | "
           f"{results['shipped']['nyt']} | {results['shipped']['natural']} | {results['shipped']['coqa']} |")
     for name, names in FEATURE_SETS.items():
         results[name] = held_out(nyt, natural, coqa, names)
