@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.engines.extractive import CANDIDATES  # noqa: E402
-from store.chunking import sentence_spans  # noqa: E402
 from store.encoders import CrossEncoder, LateInteraction  # noqa: E402
 from store.models import MINILM_RERANKER  # noqa: E402
 from store.sentence_head import HEAD_FILE, SentenceHead  # noqa: E402
@@ -55,10 +54,7 @@ def read(questions: list[dict], path: Path) -> list[dict]:
 
     def compute(q: dict):
         late, encoder = models()
-        spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
-        texts = [q["story"][s:e] for s, e in spans]
-        colbert = np.array(late.score(q["question"], texts))
-        keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
+        spans, texts, keep, _ = train_ranker.candidates(q, late, CANDIDATES)
         read = encoder.read(q["question"], [texts[k] for k in keep])
         gold = np.array([any(spans[k][0] < ge and gs < spans[k][1] for gs, ge in q["gold"]) for k in keep], float)
         return np.array([logit for logit, _ in read], np.float32), np.stack([state for _, state in read]), gold

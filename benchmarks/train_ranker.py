@@ -105,17 +105,24 @@ def models() -> tuple[LateInteraction, CrossEncoder]:
     return LateInteraction(), CrossEncoder()
 
 
+def candidates(q: dict, late: LateInteraction, count: int):
+    """The story's sentence spans and texts, and the `count` sentences ColBERT ranks best for the question (in story
+    order) with their MaxSim."""
+    spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
+    texts = [q["story"][s:e] for s, e in spans]
+    colbert = np.array(late.score(q["question"], texts))
+    keep = sorted(np.argsort(-colbert, kind="stable")[:count].tolist())
+    return spans, texts, keep, colbert[keep]
+
+
 def scored(questions: list[dict], path: Path) -> list[dict]:
     """Each question with its candidates: the CANDIDATES sentences ColBERT ranks best in the story, their
     ColBERT MaxSim per question token and cross-encoder logits (cached by question and story)."""
 
     def compute(q: dict):
         late, encoder = models()
-        spans = [(s, e) for s, e, _ in sentence_spans(q["story"])]
-        texts = [q["story"][s:e] for s, e in spans]
-        colbert = np.array(late.score(q["question"], texts))
-        keep = sorted(np.argsort(-colbert, kind="stable")[:CANDIDATES].tolist())
-        return spans, keep, colbert[keep], np.array(encoder.score(q["question"], [texts[k] for k in keep]))
+        spans, texts, keep, colbert = candidates(q, late, CANDIDATES)
+        return spans, keep, colbert, np.array(encoder.score(q["question"], [texts[k] for k in keep]))
 
     out = []
     for q, (spans, keep, colbert, ce) in zip(questions, cached(questions, path, compute), strict=True):
