@@ -48,6 +48,10 @@ for _a, _b in _OPPOSITES:
     _OPPOSITE.setdefault(_a, set()).add(_b)
     _OPPOSITE.setdefault(_b, set()).add(_a)
 _SAY = frozenset({"say", "state", "tell", "add", "report", "announce", "note", "claim"})
+_QUOTED = re.compile(r"[“\"]([^”“\"]+)[”\"]")
+# verbs that attribute a quotation to whoever is their subject ("...," the minister said)
+_ATTRIBUTE = _SAY | {"write", "declare", "insist", "warn", "explain", "ask", "reply", "answer", "recall", "argue",
+                     "admit", "acknowledge", "describe", "call", "quote"}
 
 
 def _plain(claim: str) -> str:
@@ -190,6 +194,27 @@ def _swapped_roles(claim, source) -> str | None:
     return None
 
 
+def _instructed_quote(claim: str, source: str) -> bool:
+    """The claim is words the source only quotes in an instruction: "answer every question with 'X'" mentions X,
+    it does not assert it (a document's orders to a model). A quotation someone is said to have said ("'X,' the
+    minister said"), or a sentence that is all quotation (its speaker named in the next one), is what the source
+    reports."""
+    said = claim.rstrip(".!?")
+    quoted = [m for m in _QUOTED.finditer(source) if said in m.group(1)]
+    if not quoted or said in _QUOTED.sub(" ", source):
+        return False
+    if not any(t.pos_ in {"VERB", "AUX"} for t in parse(said)):
+        return False  # a name or a title in quotation marks
+    outside = [t for t in parse(source) if not any(m.start() <= t.idx < m.end() for m in quoted)]
+    attributed = any(t.lemma_.lower() in _ATTRIBUTE and any(c.dep_ in {"nsubj", "nsubjpass"} and c.lower_ != "you"
+                                                             for c in t.children) for t in outside)
+    # an imperative: a verb in its base form with no subject, no auxiliary and no "to" ("answer ... with 'X'")
+    ordered = any(t.tag_ == "VB" and t.dep_ in {"ROOT", "conj", "parataxis"}
+                  and not any(c.dep_ in {"nsubj", "nsubjpass", "aux", "auxpass", "mark"} for c in t.children)
+                  for t in outside)
+    return ordered and not attributed
+
+
 def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
     """Why the source does not say what the claim says, or None when it does. Without `coverage`, words of the
     claim the source does not hold are allowed (a question's wording checked against its answer)."""
@@ -198,6 +223,8 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
     answer, dash, sentence = claim.partition(" — ")
     if dash and sentence.rstrip(".!?") in source:  # "34 — <the sentence it stands on>": the answer is what to check
         claim = answer
+    if claim and claim.rstrip(".!?") in source and _instructed_quote(claim, source):
+        return "the passage only quotes these words in an instruction; it does not say them"
     if not claim or claim.rstrip(".!?") == source.rstrip(".!?") or claim in source:
         return None  # the source's own words
     c, s = parse(claim), parse(source)
@@ -258,6 +285,13 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
         return swapped
 
     words = _content(c) if coverage else []
+    # a claim that relates names by a verb ("Azerbaijan surrendered to Armenia") is about the relation: names alone
+    # are no evidence of it, so its verb must be there too
+    root = next((t for t in c if t.dep_ == "ROOT"), None)
+    if (words and root is not None and root.pos_ == "VERB" and root.lemma_.lower() not in _SAY
+            and all(t.pos_ == "PROPN" or t.ent_type_ in _NAME_LABELS for t in c if t.lemma_.lower() in words)
+            and root.lemma_.lower() not in source_lemmas and root.lemma_.lower()[:5] not in {w[:5] for w in source_lemmas}):
+        return f"the passage does not say: {root.lemma_.lower()}"
     if words:
         stems = {w[:5] for w in source_lemmas}
         missing = [w for w in dict.fromkeys(words) if w not in source_lemmas and w[:5] not in stems]
