@@ -7,15 +7,12 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz import fuzz
 
-from store.chunking import sentence_spans
 
-from assistant.engines.base import Quote
+from assistant.engines.base import MARKER, Quote, marked_sentences
 from assistant.meaning import disagreement
 from assistant.turns import Citation
 
 FUZZY_THRESHOLD = 90.0  # rapidfuzz partial-ratio a quote needs to count as found in its document
-_MARKER = re.compile(r"\[(\d+)\]")
-_MARKERS_AFTER_STOP = re.compile(r"""([.!?…]+["'”’)]*)((?:\s*\[\d+\])+)""")
 
 
 def locate(quote: str, text: str, near: int = 0) -> tuple[int, int, float] | None:
@@ -53,13 +50,10 @@ def verify_quotes(answer: str, quotes: Sequence[Quote], document_text: Callable[
 def unsupported_sentences(answer: str, quoted: dict[int, str]) -> list[tuple[str, str]]:
     """(sentence, reason) for each answer sentence with words but without a marker, with a marker whose quote
     did not verify, or whose verified quotes all say otherwise."""
-    # "Claim. [1]" and "Claim [1]." both attach [1] to the claim before it
-    normalised = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
     unsupported = []
-    for start, end, _ in sentence_spans(normalised):
-        sentence = normalised[start:end]
-        markers = {int(n) for n in _MARKER.findall(sentence)}
-        claim = _MARKER.sub("", sentence).strip()
+    for sentence, numbers in marked_sentences(answer):
+        markers = set(numbers)
+        claim = MARKER.sub("", sentence).strip()
         if not any(ch.isalnum() for ch in claim):
             continue
         if not markers:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
+from assistant.engines.base import MARKER
 from assistant.language import parse
 
 COVERAGE = 0.5  # share of a claim's nouns, names, adjectives and numbers its source must hold (verbs vary in paraphrase)
 _LEADING_VERDICT = re.compile(r"^\s*(yes|no)\s*[—–:-]\s*", re.IGNORECASE)
-_MARKER = re.compile(r"\s*\[\d+\]")
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
 # number words as the digits they stand for (a multiplier stands for itself: "1.4 million" is 1.4 and million)
 NUMBER_WORDS = {w: str(n) for n, w in enumerate(
@@ -56,7 +56,7 @@ _ATTRIBUTE = _SAY | {"write", "declare", "insist", "warn", "explain", "ask", "re
 
 def _plain(claim: str) -> str:
     """The claim without markers, a leading "Yes —" or "No —", or the space a removed marker leaves."""
-    text = _LEADING_VERDICT.sub("", _MARKER.sub("", claim))
+    text = _LEADING_VERDICT.sub("", MARKER.sub("", claim))
     return re.sub(r"\s+([.!?,;:])", r"\1", " ".join(text.split()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -9,6 +10,20 @@ from typing import Any, Protocol
 from pydantic import ConfigDict
 
 from store import Passage, Span
+from store.chunking import sentence_spans
+
+
+# an answer's citation marker, "[n]" (with the space before it): quotes[n-1] of its Draft backs it
+MARKER = re.compile(r"\s*\[(\d+)\]")
+_MARKERS_AFTER_STOP = re.compile(r"""([.!?…]+["'”’)]*)((?:\s*\[\d+\])+)""")
+
+
+def marked_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """An answer's sentences, each with the numbers of the markers it holds; markers after a sentence's stop
+    belong to it ("Claim. [1]" is read as "Claim [1].")."""
+    normalised = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
+    return [(normalised[start:end], [int(n) for n in MARKER.findall(normalised[start:end])])
+            for start, end, _ in sentence_spans(normalised)]
 
 
 class TurnCancelled(Exception):

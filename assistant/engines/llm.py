@@ -17,7 +17,7 @@ from assistant.analysis import analyse, answer_entities
 from assistant.citations import locate
 from assistant.language import parse
 from assistant.meaning import NUMBER_WORDS, disagreement, verdict
-from assistant.engines.base import Draft, EngineError, Evidence, Quote, TurnCancelled
+from assistant.engines.base import MARKER, Draft, EngineError, Evidence, Quote, TurnCancelled, marked_sentences
 from assistant.engines.extractive import ExtractiveEngine, rank_passages
 from assistant.followup import content_stems
 from store import Passage
@@ -41,7 +41,6 @@ replace pronouns and vague references with the names they refer to, using both t
 Reply with the rewritten question only."""
 
 _STEMMER = Stemmer.Stemmer("english")
-_MARKER = re.compile(r"\s*\[(\d+)\]")
 _QUOTED = re.compile(r"[\"“]([^\"”]{8,})[\"”]")
 
 
@@ -58,7 +57,7 @@ def answer_messages(evidence: Evidence, passages: Sequence, system: str = ANSWER
 def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[BaseMessage]:
     messages: list[BaseMessage] = [SystemMessage(REWRITE_SYSTEM)]
     for asked, answered in history[-3:]:
-        messages += [HumanMessage(asked), AIMessage(_MARKER.sub("", answered))]
+        messages += [HumanMessage(asked), AIMessage(MARKER.sub("", answered))]
     messages.append(HumanMessage(f"Rewrite this question: {question}"))
     return messages
 
@@ -131,7 +130,7 @@ class LLMEngine:
         text = "".join(parts).strip()
         if not text or text.upper().startswith(NOT_IN_DOCUMENTS):
             return Draft(text="", quotes=[], refused=True, ranked=scored.ranked)  # the model found no answer in what it read
-        if not re.search(r"\w", _MARKER.sub("", text)):
+        if not re.search(r"\w", MARKER.sub("", text)):
             return scored  # a model that only points at a passage ("[1]"): the scorer's answer stands
         if self.sentences:
             text = concise(text, evidence.question)
@@ -148,7 +147,7 @@ SHORT_ANSWER = 8  # words: an answer this short is a fragment ("34", "the Russia
 def with_evidence(draft: Draft) -> Draft:
     """A short answer ("Yes [1]", "34 [1]") is not an answer in a chat: it is shown with the sentence it stands
     on, "34 — Military clashes have left at least 34 dead … [1]". Only an answer cited to one real span."""
-    claim = _MARKER.sub("", draft.text).strip()
+    claim = MARKER.sub("", draft.text).strip()
     if len(draft.quotes) != 1 or draft.quotes[0].end <= draft.quotes[0].start or len(_TOKEN.findall(claim)) > SHORT_ANSWER:
         return draft
     quote = draft.quotes[0].text
@@ -174,7 +173,7 @@ def concise(answer: str, question: str) -> str:
     Only a leading run of at least two of the question's words is dropped, never inside a name ("Max Records"),
     and only when what is left has words of its own. A longer answer is left as it is.
     """
-    body = _MARKER.sub("", answer).strip()
+    body = MARKER.sub("", answer).strip()
     if len(sentence_spans(body)) != 1:
         return answer
     yes_no = _YES_NO.match(body)
@@ -197,7 +196,7 @@ def concise(answer: str, question: str) -> str:
 
 
 def _markers(text: str) -> str:
-    return "".join(f" [{n}]" for n in dict.fromkeys(re.findall(r"\[(\d+)\]", text)))
+    return "".join(f" [{n}]" for n in dict.fromkeys(MARKER.findall(text)))
 
 
 def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str], str], infer: bool = False,
@@ -211,9 +210,9 @@ def cite_by_passage(text: str, passages: Sequence, document_text: Callable[[str]
     """
     quotes: list[Quote] = []
     sentences: list[str] = []
-    unmarked = not _MARKER.search(text)  # the model wrote no marker at all ("34"): its answer is cited for it
-    for sentence, markers in _marked_sentences(text):
-        claim = _MARKER.sub("", sentence).strip()
+    unmarked = not MARKER.search(text)  # the model wrote no marker at all ("34"): its answer is cited for it
+    for sentence, markers in marked_sentences(text):
+        claim = MARKER.sub("", sentence).strip()
         if not claim:
             continue
         if infer or unmarked:
@@ -311,16 +310,6 @@ def _quote_for(claim: str, passage, document_text: Callable[[str], str], questio
         best = closest
     return Quote(document_id=passage.document_id, title=passage.title, start=best[0], end=best[1],
                  text=text[best[0] : best[1]])
-
-
-def _marked_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Sentences with the markers that close them ("Claim. [1]" is read as "Claim [1].")."""
-    normalised = re.sub(r"([.!?])((?:\s*\[\d+\])+)", lambda m: m.group(2) + m.group(1), text)
-    out = []
-    for start, end, _ in sentence_spans(normalised):
-        sentence = normalised[start:end]
-        out.append((sentence, [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]))
-    return out
 
 
 def _content(message) -> str:
