@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz import fuzz
 
-
 from assistant.engines.base import MARKER, Quote, marked_sentences
 from assistant.meaning import disagreement
 from assistant.turns import Citation
