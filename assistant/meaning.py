@@ -67,8 +67,8 @@ def _number(token) -> str | None:
     return NUMBER_WORDS.get(text)
 
 
-def _numbers(doc) -> list[tuple[str, str, object]]:
-    """(value, text, token) of each number in the text."""
+def _number_tokens(doc) -> list[tuple[str, str, object]]:
+    """(value, text, token) of each number in a parsed text."""
     out = []
     for t in doc:
         value = _number(t) if (t.like_num or t.lower_ in NUMBER_WORDS) else None
@@ -163,7 +163,7 @@ def _opposite_by_prefix(word: str, source_words: set[str]) -> str | None:
     return None
 
 
-def _content(doc) -> list[str]:
+def _content_lemmas(doc) -> list[str]:
     return [t.lemma_.lower() for t in doc
             if t.pos_ in {"NOUN", "PROPN", "ADJ", "NUM"} and not t.is_stop and t.lemma_.lower() not in _SAY
             and len(t.text) > 1]
@@ -242,11 +242,11 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
         if t.pos_ == "PROPN" and t.is_alpha and t.lower_[:6] not in source_proper and t.lower_ not in source_lower:
             return f"the passage does not mention {t.text}"
 
-    source_numbers = _numbers(s)
+    source_numbers = _number_tokens(s)
     values = {v for v, _, _ in source_numbers}
     counted = {(v, tok.head.lemma_.lower()) for v, _, tok in source_numbers}
     heads = {h for _, h in counted}
-    for value, text, token in _numbers(c):
+    for value, text, token in _number_tokens(c):
         head = token.head.lemma_.lower() if token.head is not token and token.head.pos_ == "NOUN" else ""
         if value in values and not (head in heads and (value, head) not in counted):
             continue
@@ -284,7 +284,7 @@ def disagreement(claim: str, source: str, coverage: bool = True) -> str | None:
     if swapped:
         return swapped
 
-    words = _content(c) if coverage else []
+    words = _content_lemmas(c) if coverage else []
     # a claim that relates names by a verb ("Azerbaijan surrendered to Armenia") is about the relation: names alone
     # are no evidence of it, so its verb must be there too
     root = next((t for t in c if t.dep_ == "ROOT"), None)

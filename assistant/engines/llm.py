@@ -88,7 +88,7 @@ class LLMEngine:
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """A standalone version of a follow-up question, written by the model from the whole recent history."""
         try:
-            text = _content(self.chat_model.invoke(rewrite_messages(question, history))).strip()
+            text = _message_text(self.chat_model.invoke(rewrite_messages(question, history))).strip()
         except EngineError:
             raise
         except Exception as exc:  # any transport or server error: the user needs the same advice
@@ -118,7 +118,7 @@ class LLMEngine:
         try:
             system = EVIDENCE_SYSTEM if self.sentences else ANSWER_SYSTEM
             for chunk in self.chat_model.stream(answer_messages(evidence, passages, system)):
-                delta = _content(chunk)
+                delta = _message_text(chunk)
                 if delta:
                     parts.append(delta)
                     if on_token:
@@ -179,7 +179,7 @@ def concise(answer: str, question: str) -> str:
     yes_no = _YES_NO.match(body)
     if yes_no:
         rest = yes_no.group(2)
-        restated = rest.strip() and content_stems(rest) <= content_stems(question) and _numbers(rest) <= _numbers(question)
+        restated = rest.strip() and content_stems(rest) <= content_stems(question) and _number_values(rest) <= _number_values(question)
         return yes_no.group(1).capitalize() + _markers(answer) if restated else answer
     asked = {_STEMMER.stemWord(w.lower()) for w in _TOKEN.findall(question)}
     tokens = list(_TOKEN.finditer(body))
@@ -192,7 +192,7 @@ def concise(answer: str, question: str) -> str:
     rest = body[tokens[k].start() :]
     if (last[0].isupper() and first[0].isupper()) or first.lower() in _NO_CUT_BEFORE:
         return answer
-    return rest + _markers(answer) if content_stems(rest) or _numbers(rest) else answer
+    return rest + _markers(answer) if content_stems(rest) or _number_values(rest) else answer
 
 
 def _markers(text: str) -> str:
@@ -239,7 +239,7 @@ _YES_NO = re.compile(r"^(yes|no)\b[\s,.;:!-]*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 
-def _numbers(text: str) -> set[str]:
+def _number_values(text: str) -> set[str]:
     """The numbers a text states, as digits ("two" and "2" alike)."""
     digits = {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
     return digits | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS}
@@ -253,14 +253,14 @@ def support(claim: str, source: str, question: str = "") -> float:
     yes_no = _YES_NO.match(claim.strip()) if question else None
     if yes_no:
         rest = yes_no.group(2)
-        if content_stems(rest) or _numbers(rest):  # "Yes, the suspect has an alias": its own words say it
+        if content_stems(rest) or _number_values(rest):  # "Yes, the suspect has an alias": its own words say it
             claim = rest
         elif yes_no.group(1).lower() != verdict(question, source).lower():  # as the extractive engine judges it
             return 0.0
         else:
             claim = question
-    numbers = _numbers(claim)
-    if not numbers <= _numbers(source):
+    numbers = _number_values(claim)
+    if not numbers <= _number_values(source):
         return 0.0
     words = content_stems(claim)
     if not words:  # a bare number ("34") is supported by a source that states it, counting what was asked
@@ -281,7 +281,7 @@ def _counts_asked(numbers: set[str], source: str, question: str) -> bool:
     analysis = analyse(question)
     if analysis.answer_type != "number" or not analysis.unit:
         return True
-    return bool(numbers & _numbers(" ".join(answer_entities(source, analysis))))
+    return bool(numbers & _number_values(" ".join(answer_entities(source, analysis))))
 
 
 def _quote_for(claim: str, passage, document_text: Callable[[str], str], question: str = "") -> Quote:
@@ -312,7 +312,7 @@ def _quote_for(claim: str, passage, document_text: Callable[[str], str], questio
                  text=text[best[0] : best[1]])
 
 
-def _content(message) -> str:
+def _message_text(message) -> str:
     content = message.content
     if isinstance(content, str):
         return content
