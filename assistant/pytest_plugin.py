@@ -37,11 +37,14 @@ def _make_assistants() -> tuple[ScriptAssistants, Path]:
     return ScriptAssistants(StoreSettings(store=folder / "store"), AssistantSettings(), folder), folder
 
 
+_ASSISTANTS = pytest.StashKey[ScriptAssistants]()
+
+
 def _assistants(config) -> ScriptAssistants:
-    if not hasattr(config, "_convo_assistants"):
-        config._convo_assistants, folder = _make_assistants()
+    if _ASSISTANTS not in config.stash:
+        config.stash[_ASSISTANTS], folder = _make_assistants()
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    return config._convo_assistants
+    return config.stash[_ASSISTANTS]
 
 
 class ConversationFile(pytest.File):

@@ -7,6 +7,7 @@ back to the UI thread with `call_from_thread` -- a worker never touches a widget
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from textual.worker import get_current_worker
 
 from tui.screens import ConversationsScreen, DocumentScreen, DocumentsScreen
 from tui.widgets import TurnView
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
@@ -54,7 +57,8 @@ class AssistantWork:
         try:
             self._catalog = assistant.index.documents()
             self._demo = assistant.index.demo
-        except Exception:
+        except Exception as exc:  # the store went away: the documents screen shows none, each turn says why
+            logger.warning("could not list the indexed documents: %s", exc)
             self._catalog, self._demo = [], False
         if self.conversation_id:
             self.documents = assistant.documents_of(self.conversation_id)
@@ -73,8 +77,8 @@ class AssistantWork:
                 return
         try:
             assistant.prepare(self.documents)
-        except Exception:  # the store went away: each turn will say so
-            pass
+        except Exception as exc:  # the store went away: each turn will say so
+            logger.warning("could not prepare the conversation's documents: %s", exc)
 
     # --- answering ---------------------------------------------------------------------
 
