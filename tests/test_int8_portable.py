@@ -4,6 +4,8 @@ for a few pairs are the ones recorded on a CPU with VNNI."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -64,5 +66,10 @@ def test_the_cross_encoder_gives_the_recorded_logits_on_this_cpu(cross_encoder):
     assert logits == pytest.approx(RECORDED, abs=1e-3 if has_avx512() else 0.08)
 
 
-def test_this_cpu_is_recognised():
-    assert is_x86_64() or has_int8_dot_product()
+def test_cpuid_reads_the_same_vnni_support_as_the_kernel_reports():
+    """The CPU's VNNI support, read by our own cpuid, is what Linux says the CPU has (/proc/cpuinfo's flags)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not (is_x86_64() and cpuinfo.is_file()):
+        pytest.skip("needs Linux on x86-64, whose kernel lists the CPU's flags")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert has_int8_dot_product() == bool(flags & {"avx512_vnni", "avx_vnni"})
