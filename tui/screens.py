@@ -198,7 +198,7 @@ class DocumentsScreen(_ListScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(Text.assemble(("Documents", "bold"), ("  checked: answered from\n", "italic"),
+            yield Label(Text.assemble(("Documents\n", "bold"), ("checked: answered from\n", "italic"),
                                       ("Space: check · U: answer from the checked · A: add a file, folder or URL · "
                                        "D: remove · Esc: close", "dim")))
             if self.demo:
