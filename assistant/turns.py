@@ -88,12 +88,19 @@ class Turn(BaseModel):
     first_token_ms: float | None = None  # when the first words of the answer were ready (streamed by LLM engines)
 
     def source_groups(self) -> list[SourceGroup]:
-        """The sources by document, the document with the best passage first; the same words appear once."""
+        """The sources by document, the document with the best passage first; the same words appear once. The
+        passages are numbered 1…n in the order shown (joined passages leave no gaps)."""
         by_document: dict[str, list[Source]] = {}
         for source in sorted(self.sources, key=lambda s: s.rank):
             by_document.setdefault(source.document_id, []).append(source)
-        return [SourceGroup(document_id=document, title=passages[0].title, passages=_join(passages))
-                for document, passages in by_document.items()]
+        groups = [SourceGroup(document_id=document, title=passages[0].title, passages=_join(passages))
+                  for document, passages in by_document.items()]
+        shown = 0
+        for group in groups:
+            for k, passage in enumerate(group.passages):
+                shown += 1
+                group.passages[k] = passage.model_copy(update={"rank": shown})
+        return groups
 
     def flagged(self) -> list[tuple[str, str]]:
         """(sentence, reason) for each unsupported sentence of the answer."""

@@ -29,6 +29,13 @@ def test_a_question_that_asks_two_things_gets_a_cited_sentence_for_each(make_ass
     assert any(re.search(r"\b(34 dead|32 deaths)\b", c.text) for c in turn.citations)  # how many (two counts are given)
 
 
+def test_the_sources_shown_are_numbered_in_the_order_shown_when_passages_are_joined(make_assistant):
+    _, turn = make_assistant().ask("When did the ceasefire take effect, and how many soldiers were killed?")
+    shown = [p for group in turn.source_groups() for p in group.passages]
+    assert len(shown) < len(turn.sources)  # overlapping passages are shown joined
+    assert [p.rank for p in shown] == list(range(1, len(shown) + 1))
+
+
 def test_a_follow_up_is_searched_with_the_conversation_and_shows_what_was_searched(make_assistant):
     assistant = make_assistant()
     conversation, _ = assistant.ask("How many people were killed in the clashes?")

@@ -132,6 +132,7 @@ def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
         "      - ask: How many people were killed in the clashes?\n"
         "        expect: {sources_contain: [\"at least 34 dead\"]}\n"
         "      - ask: And the Azerbaijani side?\n"
+        "        expect: {sources_contain: [\"two civilian deaths\"]}\n"
         "      - ask: What is the capital of Australia?\n"
         "        expect: {refuses: true}\n",
         encoding="utf-8",
