@@ -96,7 +96,9 @@ def test_sources_are_grouped_by_document_with_overlapping_passages_joined():
     groups = turn.source_groups()
     assert [(g.document_id, g.title) for g in groups] == [("a", "A"), ("b", "B")]
     joined = groups[0].passages
-    assert [(p.start, p.end, p.rank, p.score) for p in joined] == [(100, 800, 1, 0.9), (900, 1000, 4, 0.2)]
+    # numbered 1…n in the order shown: a joined passage keeps its best score, and leaves no gap in the numbers
+    assert [(p.start, p.end, p.rank, p.score) for p in joined] == [(100, 800, 1, 0.9), (900, 1000, 2, 0.2)]
+    assert [(p.start, p.rank) for p in groups[1].passages] == [(0, 3)]
     assert joined[0].text == ARTICLE[100:800]  # the overlap appears once
 
 
