@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ConfigDict
 
 from store import Passage, Span
 from store.chunking import sentence_spans
+
+if TYPE_CHECKING:  # (the analysis and the extractive engine import this module)
+    from assistant.analysis import QuestionAnalysis
+    from assistant.engines.extractive import ScoredSentence
 
 
 # an answer's citation marker, "[n]" (with the space before it): quotes[n-1] of its Draft backs it
@@ -56,7 +60,7 @@ class Evidence:
     cited: Sequence[tuple[str, int]] = ()  # (document, start) of each earlier answer's first citation, oldest first
     quoted: Sequence[tuple[str, int]] = ()  # (document, start) of every citation of the earlier answers
     documents: Sequence[str] | None = None  # the documents the conversation is about (None: all)
-    analysis: Any = None  # the question's QuestionAnalysis (assistant.analysis); engines analyse it when None
+    analysis: QuestionAnalysis | None = None  # the question's analysis; engines analyse it when None
 
 
 class Quote(Span):
@@ -76,7 +80,7 @@ class Draft:
     text: str
     quotes: list[Quote]
     refused: bool = False
-    ranked: list[Any] = field(default_factory=list)
+    ranked: list[ScoredSentence] = field(default_factory=list)
 
 
 class AnswerEngine(Protocol):
