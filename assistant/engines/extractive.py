@@ -110,17 +110,14 @@ class ExtractiveEngine:
     def _answer_parts(self, evidence: Evidence, parts: list[tuple[str, QuestionAnalysis]]) -> Draft:
         """A question that asks two things: each part answered on its own (with the kind of answer it asks for), the
         sentences joined in reading order; refused when no part is answered."""
-        drafts = []
-        for part, analysis in parts:
-            ranked = self.rank(replace(evidence, question=part, analysis=analysis))
-            drafts.append((ranked, self._choose(ranked, replace(evidence, question=part, analysis=analysis), analysis)))
-        answered = [(ranked, draft) for ranked, draft in drafts if not draft.refused]
+        drafts = [self._answer(replace(evidence, question=part, analysis=analysis), analysis) for part, analysis in parts]
+        answered = [draft for draft in drafts if not draft.refused]
         if not answered:
-            return replace(drafts[0][1], ranked=drafts[0][0])
-        quotes = sorted({(q.document_id, q.start): q for _, draft in answered for q in draft.quotes}.values(),
+            return drafts[0]
+        quotes = sorted({(q.document_id, q.start): q for draft in answered for q in draft.quotes}.values(),
                         key=lambda q: (q.document_id, q.start))
-        ranked = sorted((s for ranked, _ in answered for s in ranked), key=lambda s: -s.score)
-        return Draft(text=_cited(quotes), quotes=list(quotes), refused=False,
+        ranked = sorted((s for draft in answered for s in draft.ranked), key=lambda s: -s.score)
+        return Draft(text=_cited(quotes), quotes=quotes, refused=False,
                      ranked=list({(s.document_id, s.start): s for s in ranked}.values()))
 
     def _choose(self, ranked: list[ScoredSentence], evidence: Evidence, analysis: QuestionAnalysis) -> Draft:
