@@ -197,7 +197,7 @@ class CrossEncoder:
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
         """A relevance logit per passage (higher is better; above 0 is usually relevant)."""
-        return [logit for logit, _ in self.score_sentences(query, passages)]
+        return [logit for logit, _ in self.read(query, passages)]
 
     def score_sentences(self, query: str, sentences: Sequence[str]) -> list[tuple[float, float]]:
         """Per sentence, the relevance logit and the head's score of it as the answer (higher is better; the
