@@ -6,11 +6,11 @@ people ask them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.followup import content_stems
 from assistant.language import parse
 
 Intent = Literal["overview", "factoid", "yesno", "why", "how", "list"]
@@ -32,7 +32,7 @@ _AUX_FIRST = frozenset({"be", "do", "have", "can", "could", "will", "would", "sh
 _MEASURE = frozenset({"long", "far", "old", "big", "tall", "high", "large", "deep", "wide", "heavy", "fast", "often",
                       "soon", "late", "early"})
 _HOW_MANY = frozenset({"many", "much"})
-_TIME_UNITS = frozenset({"time", "year", "month", "week", "day", "hour", "minute", "second", "decade", "century"})
+TIME_UNITS = frozenset({"time", "year", "month", "week", "day", "hour", "minute", "second", "decade", "century"})
 _MODALS = frozenset({"can", "could", "may", "might", "must", "should", "would"})
 # focus nouns that say what kind of answer a "what/which ..." question wants
 _FOCUS_TYPES: dict[str, AnswerType] = {
@@ -92,6 +92,7 @@ class QuestionAnalysis(BaseModel):
     this_document: bool = False  # "this document", "the same paper": the one the conversation is about
     asks: str | None = None  # the question without the phrase that names its document, when it has one
     parts: list[str] = []  # a question that asks two things ("What is it for, and what does it cost?"): each
+    rule: str | None = None  # the rule that read it (one of RULES, by name): `assistant ask --explain` shows it
 
     @property
     def bare(self) -> bool:
@@ -190,95 +191,220 @@ def analyse(question: str, previous: QuestionAnalysis | None = None) -> Question
                                        "this_document": bool(_THIS_DOCUMENT.search(question)) and not named})
 
 
-def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalysis:
+@dataclass
+class _Reading:
+    """A question as the rules read it: its parse, and the fields every analysis of it shares."""
+
+    question: str
+    words: list  # its tokens, without punctuation
+    lower: list[str]
+    lemmas: list[str]
+    focus: list[str]
+    shared: dict  # focus, names, times, depends_on_previous, words, proper
+    wh: int | None  # the index in `words` of its wh-word ("who", "which", "how"), if it has one
+
+    @property
+    def leans(self) -> bool:
+        return self.shared["depends_on_previous"]
+
+    def analysis(self, **own) -> QuestionAnalysis:
+        return QuestionAnalysis(**{**self.shared, **own})
+
+
+def _read(question: str) -> _Reading:
     doc = parse(question)
     words = [t for t in doc if not t.is_punct]
-    lower = [t.lower_ for t in words]
-    lemmas = [t.lemma_.lower() for t in words]
     focus = [t.lemma_.lower() for t in words
              if t.pos_ in {"NOUN", "PROPN", "VERB", "ADJ", "NUM"} and not t.is_stop and t.tag_ not in {"WDT", "WP", "WRB"}]
-    names = [e.text for e in doc.ents]
-    times = [e.text for e in doc.ents if e.label_ in {"DATE", "TIME"}]
-    pronoun = any(t.lower_ in _PRONOUNS and t.pos_ in {"PRON", "DET", "ADV"} for t in words)
-    has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
-    short = len(words) <= 3
-    depends = pronoun or bool(_LEADS.match(question)) or (short and not has_subject)
     # (not groups: "Is he a Democrat?", "Is Basford Korean?" ask what someone is, which a document may answer
     # without the word)
     proper = [e.text for e in doc.ents if e.label_ in (ENTITY_TYPES["name"] | ENTITY_TYPES["place"]) - {"NORP"}]
     proper += [t.text for t in words[1:] if t.pos_ == "PROPN" and not t.ent_type_]
-    base = dict(focus=focus, names=names, times=times, depends_on_previous=depends,
-                words=[t.lower_ for t in words], proper=proper)
+    shared = dict(focus=focus, names=[e.text for e in doc.ents],
+                  times=[e.text for e in doc.ents if e.label_ in {"DATE", "TIME"}],
+                  depends_on_previous=_leans_on_previous(question, doc, words), words=[t.lower_ for t in words],
+                  proper=proper)
+    return _Reading(question=question, words=words, lower=[t.lower_ for t in words],
+                    lemmas=[t.lemma_.lower() for t in words], focus=focus, shared=shared,
+                    wh=next((k for k, t in enumerate(words) if t.tag_ in {"WDT", "WP", "WP$", "WRB"}), None))
 
-    if _WHAT_ELSE.match(question) and previous is not None:
+
+def _leans_on_previous(question: str, doc, words) -> bool:
+    """A pronoun ("Who runs it?"), a lead word ("And Ohio?", "So what?") or a short question without a subject of
+    its own ("Why not?"): it leans on the last turn."""
+    pronoun = any(t.lower_ in _PRONOUNS and t.pos_ in {"PRON", "DET", "ADV"} for t in words)
+    has_subject = any(t.pos_ == "PROPN" for t in words) or bool(doc.ents)
+    return pronoun or bool(_LEADS.match(question)) or (len(words) <= 3 and not has_subject)
+
+
+# --- the rules, in the order they are tried: the first that decides gives the intent and the kind of answer ---
+
+def _more_of_the_same(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"What else?", "Tell me more": more of what the last answer gave."""
+    if _WHAT_ELSE.match(q.question) and previous is not None:
         return previous.model_copy(update={"continues": True, "depends_on_previous": True})
-    if _OVERVIEW.search(question) and (any(w in _OVERVIEW_NOUNS for w in lower) or set(focus) <= _SUMMARY_WORDS):
-        return QuestionAnalysis(intent="overview", **{**base, "depends_on_previous": False})
+    return None
+
+
+def _overview(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"What is this article about?", "Give me a short summary.": the document as a whole."""
+    if _OVERVIEW.search(q.question) and (any(w in _OVERVIEW_NOUNS for w in q.lower) or set(q.focus) <= _SUMMARY_WORDS):
+        return q.analysis(intent="overview", depends_on_previous=False)
+    return None
+
+
+def _yes_no(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"Did Armenia agree?", "And is it safe?": an auxiliary first (a "when" inside it does not ask for a date)."""
+    lemmas = q.lemmas
     if lemmas and (lemmas[0] in _AUX_FIRST or (len(lemmas) > 1 and lemmas[0] in {"so", "and", "but"}
                                                and lemmas[1] in _AUX_FIRST)):
-        return QuestionAnalysis(intent="yesno", **base)
-    wh = next((k for k, t in enumerate(words) if t.tag_ in {"WDT", "WP", "WP$", "WRB"}), None)
-    if wh is None:
-        if previous is not None and depends:  # "And Ohio?", "And the short one?": asks what the last turn asked
-            return previous.followed_by(**{**base, "depends_on_previous": True})
-        return QuestionAnalysis(intent="factoid", **base)
-    word, after = lower[wh], lower[wh + 1] if wh + 1 < len(lower) else ""
-    if word == "why":
-        return QuestionAnalysis(intent="why", **{**base, "depends_on_previous": depends or len(words) <= 3})
-    if word == "how":
-        if after in _HOW_MANY:
-            noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ in {"NOUN", "PROPN"}), None)  # "How many Armenians"
-            first = noun
-            while noun is not None and noun.dep_ == "compound" and noun.head.pos_ == "NOUN":
-                noun = noun.head  # "How much patent time": a count of time, not of patents
-            unit = noun.lemma_.lower() if noun is not None else None
-            verbs = {t.lemma_.lower() for t in words[wh + 2:]} | {t.lower_ for t in words[wh + 2:]}  # "cost" is often tagged a noun
-            money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
-                lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
-            # "How many years", "How much time": a stretch of time, which the tagger calls a DATE ("How many times":
-            # a count of occurrences, any number)
-            stretch = unit in _TIME_UNITS and not (after == "many" and unit == "time")
-            kind: AnswerType = "money" if money else "quantity" if stretch else "number"
-            unit_text = noun.doc[first.i:noun.i + 1].text.lower() if noun is not None else None
-            return QuestionAnalysis(intent="factoid", answer_type=kind, unit=unit, unit_text=unit_text, **base)
-        if after in _MEASURE:
-            return QuestionAnalysis(intent="factoid", answer_type="quantity", unit=after, **base)
-        return QuestionAnalysis(intent="how", **base)
-    if word in {"who", "whom", "whose"}:
-        noun = _asked_noun(words[wh])
-        # "Who is her publisher?": a role, which the answering sentence must give (not "Who is the suspect?")
-        role = noun is not None and any(c.dep_ == "poss" for c in noun.children)
-        return QuestionAnalysis(intent="factoid", answer_type="name", asked=noun.lemma_.lower() if noun is not None else None,
-                                role=role, **base)
-    if word == "where":
-        return QuestionAnalysis(intent="factoid", answer_type="place", **base)
-    if word == "when":
-        if after in _MODALS:  # "When can a patent be refused?" asks for the circumstances, not a date
-            return QuestionAnalysis(intent="factoid", **base)
-        return QuestionAnalysis(intent="factoid", answer_type="date", **base)
-    # what / which: the noun they ask about decides ("What year ...", "Which agency ...", "What are the risks?")
-    head = words[wh].head if words[wh].dep_ == "det" and words[wh].head.pos_ == "NOUN" else None
-    if head is None and words[wh].dep_ == "attr" and words[wh].head.lemma_ == "be":  # "What is the population of X?"
-        head = next((c for c in words[wh].head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
+        return q.analysis(intent="yesno")
+    return None
+
+
+def _no_wh_word(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"And Ohio?", "And the short one?": an ellipsis asks what the last turn asked; otherwise a plain request
+    ("Tell me about the ceasefire")."""
+    if q.wh is not None:
+        return None
+    if previous is not None and q.leans:
+        return previous.followed_by(**{**q.shared, "depends_on_previous": True})
+    return q.analysis(intent="factoid")
+
+
+def _why(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"Why did the fighting start?"; a bare "Why?" or "Why so few?" leans on the last turn."""
+    if q.lower[q.wh] != "why":
+        return None
+    return q.analysis(intent="why", depends_on_previous=q.leans or len(q.words) <= 3)
+
+
+def _how(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"How many soldiers …?" a number (of soldiers), "How much did it cost?" money, "How many years …?" a stretch
+    of time, "How long is the corridor?" a measure; "How are crews fighting it?" a description."""
+    if q.lower[q.wh] != "how":
+        return None
+    after = _after_wh(q)
+    if after in _HOW_MANY:
+        return _how_many(q, after)
+    if after in _MEASURE:
+        return q.analysis(intent="factoid", answer_type="quantity", unit=after)
+    return q.analysis(intent="how")
+
+
+def _how_many(q: _Reading, after: str) -> QuestionAnalysis:
+    """What "how many/much" counts: its noun ("How many Armenians", "How much patent time": time, not patents),
+    and whether it asks for money, a stretch of time or a number."""
+    words, lemmas, wh = q.words, q.lemmas, q.wh
+    noun = next((t for t in words[wh + 2:wh + 3] if t.pos_ in {"NOUN", "PROPN"}), None)
+    first = noun
+    while noun is not None and noun.dep_ == "compound" and noun.head.pos_ == "NOUN":
+        noun = noun.head
+    unit = noun.lemma_.lower() if noun is not None else None
+    verbs = {t.lemma_.lower() for t in words[wh + 2:]} | {t.lower_ for t in words[wh + 2:]}  # "cost" is often tagged a noun
+    money = after == "much" and unit is None and (verbs & _MONEY_VERBS or (
+        lemmas[wh + 2:wh + 3] == ["be"] and not any(t.tag_ in {"JJR", "RBR"} for t in words)))
+    # "How many years", "How much time": a stretch of time, which the tagger calls a DATE ("How many times": a count
+    # of occurrences, any number)
+    stretch = unit in TIME_UNITS and not (after == "many" and unit == "time")
+    kind: AnswerType = "money" if money else "quantity" if stretch else "number"
+    unit_text = noun.doc[first.i:noun.i + 1].text.lower() if noun is not None else None
+    return q.analysis(intent="factoid", answer_type=kind, unit=unit, unit_text=unit_text)
+
+
+def _who(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"Who brokered it?" a name; "Who is her publisher?" a role the answering sentence must state (not "Who is
+    the suspect?")."""
+    if q.lower[q.wh] not in {"who", "whom", "whose"}:
+        return None
+    noun = _asked_noun(q.words[q.wh])
+    role = noun is not None and any(c.dep_ == "poss" for c in noun.children)
+    return q.analysis(intent="factoid", answer_type="name", asked=noun.lemma_.lower() if noun is not None else None,
+                      role=role)
+
+
+def _where(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"Where will the talks be held?": a place."""
+    return q.analysis(intent="factoid", answer_type="place") if q.lower[q.wh] == "where" else None
+
+
+def _when(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis | None:
+    """"When did it open?" a date; "When can a patent be refused?" the circumstances, not a date."""
+    if q.lower[q.wh] != "when":
+        return None
+    if _after_wh(q) in _MODALS:
+        return q.analysis(intent="factoid")
+    return q.analysis(intent="factoid", answer_type="date")
+
+
+def _what_or_which(q: _Reading, previous: QuestionAnalysis | None) -> QuestionAnalysis:
+    """What / which: the noun they ask about decides ("What year …?" a date, "What is the population of X?" a
+    number, "Which study shows that?" a name given as that, "What are the risks?" a list); otherwise a description."""
+    wh, word = q.words[q.wh], q.lower[q.wh]
+    head = wh.head if wh.dep_ == "det" and wh.head.pos_ == "NOUN" else None
+    if head is None and wh.dep_ == "attr" and wh.head.lemma_ == "be":  # "What is the population of X?"
+        head = next((c for c in wh.head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
     if head is not None and head.lemma_.lower() in _FOCUS_TYPES:
         kind = _FOCUS_TYPES[head.lemma_.lower()]
-        asked = head.lemma_.lower() if kind in {"name", "place"} else None
-        return QuestionAnalysis(intent="factoid", answer_type=kind, asked=asked, **base)
+        return q.analysis(intent="factoid", answer_type=kind, asked=head.lemma_.lower() if kind in {"name", "place"} else None)
     if word == "which" and head is None:  # the tagger often misattaches "which": its noun is the run that follows
         run = []
-        for t in words[wh + 1:]:
+        for t in q.words[q.wh + 1:]:
             if not (t.pos_ in {"NOUN", "PROPN", "ADJ"} or t.tag_.startswith("NN") or t.is_title):
                 break
             run.append(t)
         head = next((t for t in reversed(run) if t.pos_ in {"NOUN", "PROPN"} or t.tag_.startswith("NN")), None)
     if head is not None and word == "which" and head.lemma_.lower() not in _DOCUMENT_NOUNS:
-        # "Which study shows that?", "Which Leeds pubs ...": a name, given as that (a category such as "Which
-        # country" is known by its entities instead)
-        return QuestionAnalysis(intent="list" if head.tag_ == "NNS" else "factoid", answer_type="name",
-                                asked=head.lemma_.lower(), role=True, **base)
+        # "Which Leeds pubs …": a name, given as that (a category such as "Which country" is known by its entities)
+        return q.analysis(intent="list" if head.tag_ == "NNS" else "factoid", answer_type="name",
+                          asked=head.lemma_.lower(), role=True)
     if head is not None and head.tag_ == "NNS":
-        return QuestionAnalysis(intent="list", **base)
-    return QuestionAnalysis(intent="factoid", **base)
+        return q.analysis(intent="list")
+    return q.analysis(intent="factoid")
+
+
+def _after_wh(q: _Reading) -> str:
+    return q.lower[q.wh + 1] if q.wh + 1 < len(q.lower) else ""
+
+
+RULES = (_more_of_the_same, _overview, _yes_no, _no_wh_word, _why, _how, _who, _where, _when, _what_or_which)
+
+
+def rule_description(name: str) -> str:
+    """What the rule of that name reads, with its examples, on one line."""
+    rule = next(r for r in RULES if r.__name__.lstrip("_") == name)
+    return " ".join(rule.__doc__.split())
+
+
+def explanation(analysis: QuestionAnalysis) -> list[tuple[str, str]]:
+    """How a question was read, as (what, how) lines for a person: the rule that read it, then what it decided."""
+    kind = analysis.answer_type or "a description"
+    if analysis.unit_text or analysis.unit:
+        kind += f" (of {analysis.unit_text or analysis.unit})"
+    lines = [("rule", f"{analysis.rule}: {rule_description(analysis.rule)}" if analysis.rule else "none"),
+             ("intent", analysis.intent), ("expects", kind), ("about", ", ".join(analysis.focus) or "nothing of its own")]
+    if analysis.asked:
+        lines.append(("names", f"the {analysis.asked}" + (", a role the answering sentence must state" if analysis.role else "")))
+    leans = "no"
+    if analysis.continues:
+        leans = "yes: more of what the last answer gave"
+    elif analysis.depends_on_previous:
+        leans = "yes, and says almost nothing alone" if analysis.bare else "yes"
+    lines.append(("leans on the last turn", leans))
+    if analysis.parts:
+        lines.append(("parts", " | ".join(analysis.parts)))
+    if analysis.documents_named:
+        lines.append(("documents named", ", ".join(analysis.documents_named)))
+    return lines
+
+
+def _analyse(question: str, previous: QuestionAnalysis | None) -> QuestionAnalysis:
+    reading = _read(question)
+    for rule in RULES:  # the last always decides
+        analysis = rule(reading, previous)
+        if analysis is not None:
+            break
+    return analysis.model_copy(update={"rule": rule.__name__.lstrip("_")})
 
 
 def _asked_noun(wh):
@@ -286,150 +412,3 @@ def _asked_noun(wh):
     if wh.dep_ == "attr" and wh.head.lemma_ == "be":
         return next((c for c in wh.head.children if c.dep_ == "nsubj" and c.pos_ == "NOUN"), None)
     return None
-
-
-def _names_it(span, noun: str) -> bool:
-    """The name is the one the noun stands for in this sentence: in apposition ("her publisher, Laurence King";
-    "Needles, Calif., a desert town"), compounded ("publisher Laurence King") or equated with it by "be"."""
-    doc = span.doc
-    if span.start > 0 and doc[span.start - 1].lemma_.lower() == noun:  # "publisher Laurence King" (often misparsed)
-        return True
-    root = span.root
-    while root.dep_ == "conj" and root.head is not root:  # "his coaches, Gene Shue and later Billy Cunningham"
-        root = root.head
-    named = set(_apposed(root))
-    for t in doc:
-        if t.lemma_.lower() != noun:
-            continue
-        if named & set(_apposed(t)):
-            return True
-        # right after the noun, with only a comma or "including" between: "several counties, including Yolo"
-        start = root.left_edge.i if root.i < span.start else span.start
-        between = doc[t.i + 1:start]
-        if t.i < start and len(between) <= 3 and all(w.lower_ in _LINKING for w in between):
-            return True
-        if t.dep_ in {"nsubj", "attr"} and t.head.lemma_ == "be" and any(
-                c.dep_ in {"nsubj", "attr"} and c is not t and c.i in range(span.start, span.end) for c in t.head.children):
-            return True
-    return False
-
-
-_LINKING = frozenset({",", ":", "—", "–", "-", "including", "such", "as", "like", "namely", "the", "notably"})
-
-
-def _apposed(token):
-    """The token and the words it stands in apposition or compound to, up the parse."""
-    yield token
-    while token.dep_ in {"appos", "compound"} and token.head is not token:
-        token = token.head
-        yield token
-
-
-def answer_entities(sentence: str, analysis: QuestionAnalysis) -> list[str]:
-    """The names, dates or numbers of the expected kind a sentence holds that the question does not already name
-    (all of them for a question that expects no particular kind)."""
-    if analysis.answer_type is None:
-        return []
-    labels = ENTITY_TYPES[analysis.answer_type]
-    asked = {n.lower() for n in analysis.names}
-    doc = parse(sentence)
-    found = [e for e in doc.ents if e.label_ in labels and e.text.lower() not in asked]
-    if analysis.answer_type in {"number", "quantity"}:
-        found += [doc[t.i:t.i + 1] for t in doc if t.like_num and not t.ent_type_ and t.text.lower() not in asked]
-    if analysis.answer_type == "number" and analysis.unit and analysis.unit not in _ANY_COUNT:
-        # "How many soldiers": a number of soldiers, not of civilians (a number that counts nothing named passes)
-        # (and a measure, "265 kilometers" or "$84,000", is not a count of anything)
-        found = [span for span in found if span.label_ not in {"QUANTITY", "MONEY"}
-                 and (not _counts(span) or analysis.unit in _counts(span))]
-    if analysis.answer_type == "quantity":
-        # a measure is a number of something: "in recent years" is none, and a date ("December 2022") is a point,
-        # not a stretch of time or a length (but an age is tagged a date: "He was 58.")
-        found = [span for span in found if any(t.like_num for t in span)
-                 and (span.label_ not in {"DATE", "TIME"} or analysis.unit == "old" or _has_unit(span))]
-    if analysis.answer_type in {"number", "money", "quantity"} and analysis.times and not any(
-            e.label_ in {"DATE", "TIME"} for e in doc.ents):
-        return []  # "the rate ten years ago": a figure with no time of its own is not the one asked for
-    if analysis.role and not content_stems(analysis.asked) <= content_stems(sentence):
-        return []  # "Who is her publisher?": a sentence that never speaks of a publisher names none
-    if analysis.asked and any(t.lemma_.lower() == analysis.asked for t in doc):
-        # the sentence speaks of the publisher asked about: the answer is the name it gives the publisher
-        found = [span for span in found if _names_it(span, analysis.asked)]
-    return [span.text for span in found]
-
-
-_UNITS = _TIME_UNITS | frozenset({"foot", "feet", "inch", "yard", "mile", "meter", "metre", "kilometer", "kilometre",
-                                   "pound", "kilogram", "ton", "acre"})
-
-
-def _has_unit(span) -> bool:
-    """The span names a unit of time or measure ("50 years", "6-foot-11", "18-year-old")."""
-    return any(part in _UNITS for t in span for part in t.lemma_.lower().split("-"))
-
-
-_ANY_COUNT = frozenset({"people", "person", "time", "one", "thing", "member", "case", "more", "other"})
-
-
-def _counts(span) -> set[str]:
-    """What a number counts, as lemmas of the noun and its modifiers ("two civilian deaths" → death, civilian);
-    empty when it counts no noun."""
-    head = span.root.head if span.root.dep_ in {"nummod", "quantmod", "compound", "amod"} else None
-    if head is not None and head.pos_ in {"NOUN", "PROPN"}:
-        return {head.lemma_.lower()} | {c.lemma_.lower() for c in head.children if c.dep_ in {"amod", "compound"}}
-    return set()
-
-
-# What answers "which …?" in technical writing as a name does in the news: an option (-f, --norc, [balance]), a macro
-# (\hypersetup), a path or file (~/.octaverc, mnras.cls), an identifier (DEB_GAIN_ROOT_CMD, gnuplot_pipes, camelCase),
-# a call (repeat()), a version (v7.00u, 3.18b, 2.4.1), a setting (repeat=5), code in backquotes. Not a word in
-# capitals (GMT, NATO: the news is full of them) nor a bare decimal (1.5 million).
-_TECHNICAL = re.compile(r"""(?x)
-    (?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?
-  | \\[A-Za-z@]+\*?
-  | (?<![\w/])(?:~|\.{1,2})?/[\w.~/-]*\w | (?<![\w/])~[\w.-]+
-  | \b[A-Za-z][\w]*_\w+\b
-  | \b[a-z]+[A-Z]\w*\b
-  | \bv\d+(?:\.\d+)+[a-z]?\b | \b\d+\.\d+\.\d+\b | \b\d+\.\d+[a-z]\b
-  | \[[\w=,.-]+\]
-  | \b\w+\(\)
-  | `[^`]+`
-  | \b\w[\w-]*=\w[\w.-]*
-  | \b[\w.-]+\.(?:tex|sty|cls|bib|bst|py|cfg|rc|txt|md|pdf|json|ya?ml|sh|conf|ini|toml)\b
-""")
-# a version as a bare number ("3.18"): an answer only to "which version / release …?" (elsewhere, a figure)
-_DOTTED = re.compile(r"\b\d+\.\d+\b")
-_VERSION_NOUNS = frozenset({"version", "release"})
-# "key=5" states a number of key ("repeat=5": five repeats)
-_SETTING = re.compile(r"\b([A-Za-z_]\w*)\s*=\s*(\d[\d.,]*)")
-# settings that count whatever is counted: "number=1000000" answers "How many times …?"
-_COUNT_SETTINGS = frozenset({"number", "count", "num"})
-
-
-def technical_answers(sentence: str, analysis: QuestionAnalysis) -> list[str]:
-    """The technical names (see _TECHNICAL) a sentence holds that the question does not."""
-    asked = set(analysis.words)
-    found = [m.group() for m in _TECHNICAL.finditer(sentence)]
-    if analysis.asked in _VERSION_NOUNS:
-        found += _DOTTED.findall(sentence)
-    return [t for t in found if t.lower().strip("[]`'\"()=") not in asked and t.lower() not in asked]
-
-
-def _settings(sentence: str, analysis: QuestionAnalysis) -> list[str]:
-    """Numbers a sentence gives as a setting of what the question counts ("repeat=5" for "How many repeats")."""
-    if not analysis.unit:
-        return []
-    unit = content_stems(analysis.unit)
-    return [m.group(2) for m in _SETTING.finditer(sentence)
-            if m.group(1).lower() in _COUNT_SETTINGS or content_stems(m.group(1).replace("_", " ")) & unit]
-
-
-def holds_answer(sentence: str, analysis: QuestionAnalysis) -> bool:
-    """The sentence can answer the question: it holds the kind of answer the question expects, if any (a name
-    asked for may be a technical one: an option, a file, a version)."""
-    if analysis.answer_type is None or answer_entities(sentence, analysis):
-        return True
-    if analysis.answer_type == "name":
-        return bool(technical_answers(sentence, analysis))
-    if analysis.answer_type in {"number", "quantity"}:
-        return bool(_settings(sentence, analysis))
-    return False
-

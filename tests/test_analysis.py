@@ -2,35 +2,62 @@
 
 import pytest
 
-from assistant.analysis import analyse, holds_answer
+from assistant.analysis import RULES, analyse
+from assistant.answer_kinds import holds_answer
 
 
-@pytest.mark.parametrize(("question", "intent", "answer_type"), [
-    ("What is this article about?", "overview", None),
-    ("What's the main point of this piece?", "overview", None),
-    ("What is this opinion piece arguing?", "overview", None),
-    ("What happened with Greece?", "factoid", None),  # a question about one thing, not an overview
-    ("How many soldiers did Azerbaijan lose?", "factoid", "number"),
-    ("How much did the operation cost?", "factoid", "money"),
-    ("How long is the Lachin corridor?", "factoid", "quantity"),
-    ("How many years did the war last?", "factoid", "quantity"),  # a stretch of time
-    ("How many times has she won the title?", "factoid", "number"),  # a count of occurrences, not a stretch of time
-    ("Who brokered it?", "factoid", "name"),
-    ("Where will the talks be held?", "factoid", "place"),
-    ("When did it open?", "factoid", "date"),
-    ("When can a patent be refused?", "factoid", None),  # asks for the circumstances, not a date
-    ("In what year did the war end?", "factoid", "date"),
-    ("What is the population of Baku?", "factoid", "number"),  # the noun asked about decides
-    ("What was her job at the prison?", "factoid", None),
-    ("Did Armenia agree to the ceasefire?", "yesno", None),
-    ("Does the water level drop when the town pumps a lot?", "yesno", None),  # "when" inside a yes/no question
-    ("Why did the fighting start?", "why", None),
-    ("How are crews fighting it?", "how", None),
-    ("What other kinds of mismanagement does the writer list?", "list", None),
-])
-def test_intent_and_expected_kind_of_answer(question, intent, answer_type):
+# Each rule of assistant.analysis.RULES with the questions that motivated it: (question, rule, intent, kind of answer)
+RULE_EXAMPLES = [
+    ("What is this article about?", "overview", "overview", None),
+    ("What's the main point of this piece?", "overview", "overview", None),
+    ("What is this opinion piece arguing?", "overview", "overview", None),
+    ("Give me a short summary.", "overview", "overview", None),
+    ("Did Armenia agree to the ceasefire?", "yes_no", "yesno", None),
+    ("Does the water level drop when the town pumps a lot?", "yes_no", "yesno", None),  # "when" inside a yes/no question
+    ("And is it safe?", "yes_no", "yesno", None),
+    ("Tell me about the ceasefire.", "no_wh_word", "factoid", None),
+    ("Why did the fighting start?", "why", "why", None),
+    ("How many soldiers did Azerbaijan lose?", "how", "factoid", "number"),
+    ("How much did the operation cost?", "how", "factoid", "money"),
+    ("How long is the Lachin corridor?", "how", "factoid", "quantity"),
+    ("How many years did the war last?", "how", "factoid", "quantity"),  # a stretch of time
+    ("How many times has she won the title?", "how", "factoid", "number"),  # a count of occurrences, not of time
+    ("How are crews fighting it?", "how", "how", None),
+    ("Who brokered it?", "who", "factoid", "name"),
+    ("Where will the talks be held?", "where", "factoid", "place"),
+    ("When did it open?", "when", "factoid", "date"),
+    ("When can a patent be refused?", "when", "factoid", None),  # asks for the circumstances, not a date
+    ("In what year did the war end?", "what_or_which", "factoid", "date"),
+    ("What is the population of Baku?", "what_or_which", "factoid", "number"),  # the noun asked about decides
+    ("Which study shows that?", "what_or_which", "factoid", "name"),
+    ("What was her job at the prison?", "what_or_which", "factoid", None),
+    ("What happened with Greece?", "what_or_which", "factoid", None),  # a question about one thing, not an overview
+    ("What other kinds of mismanagement does the writer list?", "what_or_which", "list", None),
+]
+# the rules that read a question by the last turn's: (first question, follow-up, rule, intent, kind of answer)
+FOLLOW_UP_EXAMPLES = [
+    ("What is this article about?", "What else?", "more_of_the_same", "overview", None),
+    ("How many followers does Basford have?", "And sales there?", "no_wh_word", "factoid", "number"),  # an ellipsis
+    ("Who brokered it?", "And the Azerbaijani side?", "no_wh_word", "factoid", "name"),
+]
+
+
+@pytest.mark.parametrize(("question", "rule", "intent", "answer_type"), RULE_EXAMPLES)
+def test_each_rule_reads_the_questions_that_motivated_it(question, rule, intent, answer_type):
     analysis = analyse(question)
-    assert (analysis.intent, analysis.answer_type) == (intent, answer_type)
+    assert (analysis.rule, analysis.intent, analysis.answer_type) == (rule, intent, answer_type)
+
+
+@pytest.mark.parametrize(("first", "question", "rule", "intent", "answer_type"), FOLLOW_UP_EXAMPLES)
+def test_a_follow_up_is_read_by_the_last_turn(first, question, rule, intent, answer_type):
+    analysis = analyse(question, analyse(first))
+    assert (analysis.rule, analysis.intent, analysis.answer_type) == (rule, intent, answer_type)
+    assert analysis.depends_on_previous
+
+
+def test_every_rule_has_its_examples():
+    shown = {example[1] for example in RULE_EXAMPLES} | {example[2] for example in FOLLOW_UP_EXAMPLES}
+    assert shown == {rule.__name__.lstrip("_") for rule in RULES}
 
 
 def test_follow_ups_that_lean_on_the_last_turn_are_told_from_those_that_name_their_subject():

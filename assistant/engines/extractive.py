@@ -14,7 +14,8 @@ from store import CrossEncoder, Passage, Span
 from store.chunking import sentence_spans
 from store.encoders import LateInteraction
 
-from assistant.analysis import QuestionAnalysis, analyse, holds_answer
+from assistant.analysis import QuestionAnalysis, analyse
+from assistant.answer_kinds import holds_answer
 from assistant.engines.base import Draft, Evidence, Quote
 from assistant.engines.features import SentenceContext, combine, features, shares
 from assistant.meaning import verdict

@@ -13,7 +13,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 import Stemmer
 
-from assistant.analysis import analyse, answer_entities
+from assistant.analysis import analyse
+from assistant.answer_kinds import answer_entities
 from assistant.citations import locate
 from assistant.language import parse
 from assistant.meaning import NUMBER_WORDS, disagreement, verdict
