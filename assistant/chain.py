@@ -313,6 +313,10 @@ class ConversationGraph:
     def turns(self, conversation_id: str) -> list[Turn]:
         return [Turn(**t) for t in self.state(conversation_id).get("turns", [])]
 
+    def analysis(self, conversation_id: str) -> QuestionAnalysis | None:
+        """How the conversation's latest question was read (None before its first)."""
+        return _analysis(self.state(conversation_id))
+
     def state(self, conversation_id: str) -> ConversationState:
         """The conversation's latest state ({} for one never stored)."""
         return self.state_at(conversation_id)[0]

@@ -67,9 +67,18 @@ def cmd_ask(args) -> int:
     conversation_id, turn = assistant.ask(args.question, args.conversation)
     if streamed:
         out.print("\n")
+    analysis = assistant.analysis(conversation_id) if args.explain else None
     if args.json:
-        print(json.dumps({"conversation": conversation_id, **turn.model_dump()}, ensure_ascii=False))
+        explained = {"analysis": analysis.model_dump()} if analysis else {}
+        print(json.dumps({"conversation": conversation_id, **turn.model_dump(), **explained}, ensure_ascii=False))
         return 0
+    if analysis:
+        from assistant.analysis import explanation
+
+        out.print("[bold]How the question was read[/bold]")
+        for what, how in explanation(analysis):
+            out.print(f"  [dim]{what}:[/dim] {_plain(how)}")
+        out.print()
     print_turn(turn)
     out.print(f"\n[dim]conversation {conversation_id} — continue with: "
               f"assistant ask --conversation {conversation_id} \"…\"[/dim]")

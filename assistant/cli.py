@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--conversation", metavar="ID", help="continue this conversation")
     ask.add_argument("--json", action="store_true", help="JSON output")
+    ask.add_argument("--explain", action="store_true",
+                     help="also show how the question was read: the rule, the kind of answer it expects, what it is "
+                          "about, whether it leans on the last turn")
 
     history = commands.add_parser("history", parents=[where], help="list stored conversations, most recent first")
     history.add_argument("--search", metavar="WORDS", default="",

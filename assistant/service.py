@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
 
-from assistant.analysis import analyse
+from assistant.analysis import QuestionAnalysis, analyse
 from assistant.chain import ConversationGraph
 from assistant.console import UserError
 from assistant.engines.base import EngineError, TurnCancelled
@@ -166,6 +166,10 @@ class Assistant:
 
     def turns(self, conversation_id: str) -> list[Turn]:
         return self.chain.turns(conversation_id)
+
+    def analysis(self, conversation_id: str) -> QuestionAnalysis | None:
+        """How the conversation's latest question was read: its rule, intent, expected answer (see `explanation`)."""
+        return self.chain.analysis(conversation_id)
 
     def conversations(self, search: str = "") -> list[ConversationInfo]:
         """Stored conversations, most recent first; with `search`, those whose title, questions or answers hold

@@ -1,8 +1,9 @@
 """Managing conversations (list with dates, search, rename, delete; their documents kept across a restart) and the
-sources of an answer read as evidence: by document, overlapping passages joined, scores falling with the order."""
+sources of an answer read as evidence: by document, overlapping passages joined, scores falling with the order; how a question was read, shown on demand."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
@@ -107,3 +108,22 @@ def test_the_sources_scores_fall_as_their_order_goes(make_assistant):
         _, turn = make_assistant().ask(question)
         scores = [s.score for s in turn.sources]
         assert scores == sorted(scores, reverse=True), (question, scores)
+
+
+def test_explain_shows_how_a_question_and_its_follow_up_were_read(tmp_path):
+    env = {"ASSISTANT_CONVERSATIONS": str(tmp_path / "c.sqlite")}
+    store = tmp_path / "s"
+    asked = run_assistant("ask", "How many soldiers did Azerbaijan lose?", "--explain", "--json", store=store,
+                          env_extra=env)
+    assert asked.returncode == 0, asked.stderr
+    first = json.loads(asked.stdout)
+    assert first["analysis"]["rule"] == "how" and first["analysis"]["answer_type"] == "number"
+    follow_up = run_assistant("ask", "And the Armenian side?", "--explain", "--conversation", first["conversation"],
+                              store=store, env_extra=env)
+    assert follow_up.returncode == 0, follow_up.stderr
+    shown = " ".join(follow_up.stdout.split())
+    assert "rule: no_wh_word: \"And Ohio?\"" in shown  # the rule, with the examples that motivated it
+    assert "expects: number (of soldiers)" in shown  # the ellipsis asks what the last turn asked
+    assert "leans on the last turn: yes" in shown
+    plain = run_assistant("ask", "Why?", "--conversation", first["conversation"], store=store, env_extra=env)
+    assert "How the question was read" not in plain.stdout
