@@ -197,7 +197,7 @@ def main() -> None:
     if not args.skip_synthetic and args.only != "squadshifts":
         measured.append(measure("synthetic", synth_path, asked, args, args.synthetic_queries, 1, args.synthetic_rerank_queries))
 
-    print(f"\n### Warm retrieval latency per query, HybridRetriever k=4 (ms)\n")
+    print("\n### Warm retrieval latency per query, HybridRetriever k=4 (ms)\n")
     rows = []
     for m in measured:
         for config, r in m["latency_ms"].items():
