@@ -48,7 +48,7 @@ def coqa_dialogs() -> list[dict]:
         out.append({"id": d["id"], "set": "coqa", "story_id": d["id"], "story": d["story"],
                     "questions": [q["input_text"] for q in d["questions"]],
                     "gold": [[(a["span_start"], a["span_end"])] if a["span_start"] >= 0 else None for a in d["answers"]]})
-    return out
+    return read_questions(out)
 
 
 def natural_dialogs() -> list[dict]:
@@ -67,7 +67,7 @@ def natural_dialogs() -> list[dict]:
             gold.append(spans or None)
         out.append({"id": c["id"], "set": "natural", "story_id": f"nyt-{c['article']}", "story": story,
                     "questions": [t["q"] for t in c["turns"]], "gold": gold})
-    return out
+    return read_questions(out)
 
 
 def cross_encoder_scores(dialogs, path):
@@ -110,15 +110,20 @@ def colbert_scores(dialogs, path=COLBERT_CACHE):
     return cache
 
 
+def read_questions(dialogs: list[dict]) -> list[dict]:
+    """The dialogs, each with its questions as the engine reads them (`analyses`: chained as the conversation graph
+    chains them, each follow-up by the turn before)."""
+    for d in dialogs:
+        previous, d["analyses"] = None, []
+        for question in d["questions"]:
+            previous = analyse(question, previous)
+            d["analyses"].append(previous)
+    return dialogs
+
+
 def leaning(dialogs) -> dict[tuple[str, int], bool]:
     """Whether each follow-up leans on the turn before it, as the engine's question analysis says."""
-    out = {}
-    for d in dialogs:
-        previous = None
-        for i, question in enumerate(d["questions"]):
-            previous = analyse(question, previous)
-            out[(d["id"], i)] = i > 0 and previous.depends_on_previous
-    return out
+    return {(d["id"], i): i > 0 and a.depends_on_previous for d in dialogs for i, a in enumerate(d["analyses"])}
 
 
 KINDS = ("first", "follow-up")
@@ -137,7 +142,7 @@ def simulate(dialogs, cache, weights, masks, leans=None):
             spans, alone, joined = cache[(dialog["id"], i)]
             if not follow:
                 joined = alone
-            context = SentenceContext(question=question, follow_up=follow,
+            context = SentenceContext(answer_type=dialog["analyses"][i].answer_type, follow_up=follow,
                                       previous=cited[-1] if cited and follow else None, cited=set(cited),
                                       count=len(spans))
             texts = [dialog["story"][s:e] for s, e in spans]
@@ -260,7 +265,7 @@ def pruning_frontier(dialogs, cache, masks, budgets=BUDGETS, folds=5, late=None)
                     first_pass = len(chosen)
                     if i > 0 and second:
                         chosen = sorted(set(sorted(chosen, key=lambda k: -alone[k])[:second]) | {cited[-1]})
-                    context = SentenceContext(question=question, follow_up=i > 0,
+                    context = SentenceContext(answer_type=dialog["analyses"][i].answer_type, follow_up=i > 0,
                                               previous=cited[-1] if cited else None, cited=set(cited), count=len(spans))
                     sa, sj = shares([alone[k] for k in chosen]), shares([joined[k] for k in chosen])
                     matrix = np.array([features(context, k, texts[k], alone[k], joined[k], sa[j], sj[j])

@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assistant.analysis import analyse  # noqa: E402
 from assistant.engines.extractive import CANDIDATES as ENGINE_CANDIDATES  # noqa: E402
 from assistant.engines.features import FEATURES, WEIGHTS, SentenceContext, features, shares  # noqa: E402
 from store import CrossEncoder  # noqa: E402
@@ -129,7 +130,7 @@ def scored(questions: list[dict], path: Path) -> list[dict]:
         best = sorted(np.argsort(-colbert, kind="stable")[:ENGINE_CANDIDATES].tolist())  # as the engine prunes
         keep, ce = [keep[j] for j in best], ce[best]
         texts = [q["story"][spans[k][0]:spans[k][1]] for k in keep]
-        context = SentenceContext(question=q["question"], follow_up=False, count=len(spans))
+        context = SentenceContext(answer_type=analyse(q["question"]).answer_type, follow_up=False, count=len(spans))
         share = shares(list(ce))
         matrix = np.array([features(context, k, t, c, c, share[j], 0.0)
                            for j, (k, t, c) in enumerate(zip(keep, texts, ce, strict=True))])

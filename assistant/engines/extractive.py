@@ -103,7 +103,7 @@ class ExtractiveEngine:
         parts = [(part, analyse(part)) for part in analysis.parts]
         if len(parts) > 1 and all(a.intent not in ("yesno", "overview") for _, a in parts):
             return self._answer_parts(evidence, parts)
-        ranked = self.rank(evidence)
+        ranked = self.rank(evidence, analysis)
         draft = self._choose(ranked, evidence, analysis)
         draft.ranked = ranked
         return draft
@@ -222,8 +222,9 @@ class ExtractiveEngine:
             return max(max(s.ce_joined, s.ce_question) for s in ranked) < self.refuse_below
         return max(s.ce_question for s in ranked) < self.refuse_below
 
-    def rank(self, evidence: Evidence) -> list[ScoredSentence]:
-        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is."""
+    def rank(self, evidence: Evidence, analysis: QuestionAnalysis) -> list[ScoredSentence]:
+        """Candidate sentences, best first: the cross-encoder's verdict combined with where the conversation is and
+        the kind of answer the question expects."""
         spans_of = _SentenceIndex(evidence.document_text)
         previous = spans_of.locate(*evidence.cited[-1]) if evidence.cited else None
         if previous is not None and evidence.documents and previous[0] not in evidence.documents:
@@ -256,7 +257,7 @@ class ExtractiveEngine:
         for k, sentence in enumerate(pruned):
             same_doc = previous is not None and previous[0] == sentence.document_id
             context = SentenceContext(
-                question=evidence.question, follow_up=follow_up, previous=previous[1] if same_doc else None,
+                answer_type=analysis.answer_type, follow_up=follow_up, previous=previous[1] if same_doc else None,
                 cited={i for doc, i in cited if doc == sentence.document_id}, count=spans_of.count(sentence.document_id),
             )
             vector = features(context, sentence.index, sentence.text, by_question[k], by_joined[k], share_alone[k],

@@ -21,7 +21,7 @@ FEATURES = [
     "cited_before",  # cited by any earlier answer
     "position",  # index / number of sentences
     "first_sentence",
-    "type_match",  # the question's wh-word finds its kind of answer (number, name, date, place) in the sentence
+    "type_match",  # the kind of answer the question expects (a number, name, date, place) is in the sentence
     "share_question",  # softmax share of ce_question among the candidates
     "share_joined",  # softmax share of ce_joined among the candidates; 0 on first turns
     "length",  # characters / 200, capped at 2
@@ -33,19 +33,19 @@ FOLLOW_UP_FEATURES = FEATURES[:8]
 
 # Fitted on CoQA CNN dev and natural dev together by benchmarks/fit_features.py (each set weighing the same), on the
 # cross-encoder's scores of one pair at a time: its sentence head's on first turns (store/sentence_head.py, fitted on
-# NYT questions), its logits on follow-ups. Held out by story, top-1 evidence hit: CoQA 0.725 first turns / 0.666
-# follow-ups, natural 0.500 / 0.726 (with the logits on first turns too, the same run: 0.725 / 0.664 and 0.467 /
-# 0.726; fitted on CoQA alone: 0.775 / 0.661 and 0.533 / 0.690; the cross-encoder alone: 0.675 / 0.582 and 0.467 /
-# 0.655). Scoring only the follow-ups that lean on the last turn with these features was measured and lost (natural
+# NYT questions), its logits on follow-ups. Held out by story, top-1 evidence hit: CoQA 0.750 first turns / 0.666
+# follow-ups, natural 0.500 / 0.726 (type_match by the wh-word's prefix instead of the analysis's expected kind of
+# answer, the same run: CoQA first 0.725; with the logits on first turns too: 0.725 / 0.664 and 0.467 / 0.726;
+# fitted on CoQA alone: 0.775 / 0.661 and 0.500 / 0.690; the cross-encoder alone: 0.675 / 0.582 and 0.467 / 0.655). Scoring only the follow-ups that lean on the last turn with these features was measured and lost (natural
 # follow-ups 0.673). Features not listed weigh 0.
 WEIGHTS: dict[str, dict[str, float]] = {
     "first": {
-        "ce_question": 2.5357,
-        "position": -0.9986,
-        "first_sentence": 0.34,
-        "type_match": 0.3225,
-        "share_question": 2.2537,
-        "length": 0.5485,
+        "ce_question": 2.5278,
+        "position": -0.9938,
+        "first_sentence": 0.3341,
+        "type_match": 0.4123,
+        "share_question": 2.2579,
+        "length": 0.5397,
     },
     "follow-up": {
         "ce_question": 2.7007,
@@ -71,24 +71,21 @@ _PLACE = re.compile(r"\b(in|at|from|to|near) [A-Z][a-z]+")
 class SentenceContext:
     """The conversation as the scorer sees it for one turn."""
 
-    question: str
+    answer_type: str | None  # what the question expects (assistant.analysis.QuestionAnalysis.answer_type)
     follow_up: bool
     previous: int | None = None  # index of the sentence the previous answer cited
     cited: set[int] = field(default_factory=set)  # indices of every sentence cited so far
     count: int = 1  # sentences in the document
 
 
-def type_match(question: str, sentence: str) -> float:
-    q = question.lower()
-    if q.startswith(("how many", "how much", "how old", "how long", "how far")):
-        return float(bool(_NUMBER.search(sentence)))
-    if q.startswith("when") or "what year" in q or "what day" in q:
-        return float(bool(_DATE.search(sentence)))
-    if q.startswith(("who", "whom", "whose")):
-        return float(bool(_NAME.search(sentence)))
-    if q.startswith("where"):
-        return float(bool(_PLACE.search(sentence)))
-    return 0.0
+_LOOKS_LIKE = {"number": _NUMBER, "money": _NUMBER, "quantity": _NUMBER, "date": _DATE, "name": _NAME, "place": _PLACE}
+
+
+def type_match(answer_type: str | None, sentence: str) -> float:
+    """1 when the sentence looks as if it holds the kind of answer expected (a cheap pattern: this runs on every
+    candidate; `assistant.answer_kinds` reads the parse, for the few the engine chooses among)."""
+    pattern = _LOOKS_LIKE.get(answer_type)
+    return float(bool(pattern and pattern.search(sentence)))
 
 
 def shares(logits: list[float]) -> list[float]:
@@ -118,7 +115,7 @@ def features(context: SentenceContext, index: int, text: str, ce_question: float
     values["cited_before"] = float(index in context.cited)
     values["position"] = index / max(context.count, 1)
     values["first_sentence"] = float(index == 0)
-    values["type_match"] = type_match(context.question, text)
+    values["type_match"] = type_match(context.answer_type, text)
     return [values[name] for name in FEATURES]
 
 
