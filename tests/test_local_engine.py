@@ -19,7 +19,7 @@ from assistant.engines.llamacpp import LlamaCppChat
 from assistant.engines.llm import LLMEngine, concise
 from assistant.engines.local_models import MODELS, LocalModel, ModelInstallError, assemble
 from assistant.service import LOCAL_EVIDENCE_SENTENCES, AssistantSettings, local_model_path
-from local_model import REAL_MODEL, needs_model
+from local_model import REAL_MODEL, assert_checked_against_the_article, needs_model
 
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
 
@@ -145,15 +145,8 @@ def test_a_scripted_conversation_with_the_real_local_model(tmp_path):
     assert [t["engine"] for t in turns] == ["local"] * 3
     first = turns[0]
     assert first["answer"] and not first["refused"]
-    article = (Path(__file__).parent.parent / "store" / "data" / "nagorno-karabakh-ceasefire.txt").read_text(encoding="utf-8")
-    for turn in turns:  # whatever the model wrote: shown quotes are exact, and an unbacked sentence is flagged
-        for c in turn["citations"]:
-            if c["verified"]:
-                assert article[c["start"]:c["end"]] == c["text"]
-        if turn["citations"] and not all(c["verified"] for c in turn["citations"]):
-            assert turn["unsupported"], turn
-        if not turn["refused"] and not turn["unsupported"]:
-            assert any(c["verified"] for c in turn["citations"]), turn
+    for turn in turns:
+        assert_checked_against_the_article(turn)
 
 
 def _local_turn(make_assistant, question: str, reply: str):

@@ -17,7 +17,7 @@ import pytest
 from assistant.engines.base import EngineError
 from assistant.engines.llama_modules import CpuModules, death_reason
 from assistant.engines.llamacpp import LlamaCppChat
-from local_model import REAL_MODEL, needs_llama_cpp, needs_model
+from local_model import REAL_MODEL, assert_checked_against_the_article, needs_llama_cpp, needs_model
 from pilot import wait_for
 from tui.app import AssistantApp
 
@@ -86,7 +86,7 @@ def test_a_model_process_that_dies_mid_answer_costs_one_turn(local, monkeypatch,
     monkeypatch.delenv("ASSISTANT_LLAMA_CRASH", raising=False)
     _, turn = assistant.ask(QUESTION, "c")  # a new process, a real answer
     assert model.pid is not None and not turn.refused and turn.answer
-    assert any(c.verified for c in turn.citations) or turn.unsupported
+    assert_checked_against_the_article(turn.model_dump())
     assert (model.variant == first) == (name == "SIGKILL")
     if name != "SIGKILL":
         [marked] = [m for m in model.modules().modules() if m.name == first]
