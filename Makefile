@@ -6,7 +6,7 @@ LOCAL_STAMP := $(VENV)/.local-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TEST_MODELS := $(CURDIR)/.models
 TEST_MODEL := $(TEST_MODELS)/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
 
-.PHONY: setup setup-local run test bench
+.PHONY: setup setup-local run test bench picture
 
 setup: $(STAMP)
 
@@ -37,3 +37,8 @@ test: setup setup-local
 
 bench: setup
 	$(VENV)/bin/python benchmarks/retrieval.py
+
+# the README's picture (docs/chat.svg) is the chat UI's snapshot of an answer beside its sources; tests/test_docs.py
+# fails when it is stale
+picture:
+	python3 docs/picture.py
