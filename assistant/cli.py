@@ -7,6 +7,7 @@ sends `chat` there and everything else here. `python -m assistant` runs this mod
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -151,6 +152,15 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`assistant export ID | head`): quietly, as rich's own
+        _discard_output()  # output does when its pipe closes (status 1)
+        return 1
+
+
+def _discard_output() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush into the closed pipe says nothing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:

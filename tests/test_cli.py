@@ -138,3 +138,16 @@ def test_the_assistant_and_the_store_never_import_the_ui():
               for n, line in enumerate(path.read_text().splitlines(), 1)
               if line.lstrip().startswith(("import tui", "from tui"))]
     assert upward == []
+
+
+@pytest.mark.parametrize("args", [["docs", "--json"], ["search", "ceasefire", "--json"], ["docs"]])
+def test_output_into_a_pipe_whose_reader_has_gone_ends_quietly(tmp_path, args):
+    """`assistant docs --json | head -1`: the reader closing the pipe is no error to show."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has gone before the first line is written
+    env = {**os.environ, "ASSISTANT_STORE": str(tmp_path / "s"), "NO_COLOR": "1"}
+    try:
+        done = subprocess.run([ASSISTANT, *args], stdout=writer, stderr=subprocess.PIPE, text=True, env=env, timeout=180)
+    finally:
+        os.close(writer)
+    assert "Traceback" not in done.stderr and "Broken pipe" not in done.stderr and done.returncode == 1, done.stderr
