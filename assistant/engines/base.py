@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pydantic import ConfigDict
 
 from store import Passage, Span
 from store.chunking import sentence_spans
 
-if TYPE_CHECKING:  # (the analysis and the extractive engine import this module)
-    from assistant.analysis import QuestionAnalysis
-    from assistant.engines.extractive import ScoredSentence
+from assistant.analysis import QuestionAnalysis
 
 
 # an answer's citation marker, "[n]" (with the space before it): quotes[n-1] of its Draft backs it
@@ -70,6 +68,35 @@ class Quote(Span):
     model_config = ConfigDict(frozen=True)
 
     title: str
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    """A candidate sentence: its span of the document, with its scores (rescored copies share the span)."""
+
+    span: Span
+    title: str
+    index: int  # position of the sentence in its document
+    passage_rank: int
+    ce_question: float = 0.0  # cross-encoder logit for the question alone
+    ce_joined: float = 0.0  # ... for the previous question and this one together (= ce_question on a first turn)
+    score: float = 0.0  # the combined score that ranks candidates (-inf: out of the running)
+
+    @property
+    def document_id(self) -> str:
+        return self.span.document_id
+
+    @property
+    def start(self) -> int:
+        return self.span.start
+
+    @property
+    def end(self) -> int:
+        return self.span.end
+
+    @property
+    def text(self) -> str:
+        return self.span.text
 
 
 @dataclass

@@ -6,7 +6,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from store.encoders import LateInteraction
 
 from assistant.analysis import QuestionAnalysis, analyse
 from assistant.answer_kinds import holds_answer
-from assistant.engines.base import Draft, Evidence, Quote
+from assistant.engines.base import Draft, Evidence, Quote, ScoredSentence
 from assistant.engines.features import SentenceContext, combine, features, shares
 from assistant.meaning import verdict
 
@@ -40,35 +40,6 @@ SUMMARY_SENTENCES = 3  # an overview answer's sentences
 SUMMARY_POOL = 300  # sentences of a document considered for its summary (a longer one: its opening's)
 SUMMARY_OPENING = 60
 SUMMARY_REDUNDANCY = 0.5  # how much a candidate's likeness to the chosen sentences counts against it
-
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    """A candidate sentence: its span of the document, with its scores (rescored copies share the span)."""
-
-    span: Span
-    title: str
-    index: int  # position of the sentence in its document
-    passage_rank: int
-    ce_question: float = 0.0  # cross-encoder logit for the question alone
-    ce_joined: float = 0.0  # ... for the previous question and this one together (= ce_question on a first turn)
-    score: float = 0.0  # the combined score that ranks candidates (-inf: out of the running)
-
-    @property
-    def document_id(self) -> str:
-        return self.span.document_id
-
-    @property
-    def start(self) -> int:
-        return self.span.start
-
-    @property
-    def end(self) -> int:
-        return self.span.end
-
-    @property
-    def text(self) -> str:
-        return self.span.text
 
 
 class ExtractiveEngine:
