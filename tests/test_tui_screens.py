@@ -108,6 +108,9 @@ async def test_the_documents_screen_chooses_what_the_conversation_answers_from_a
     async with again.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: again.turn_views and again.documents is not None)
         assert again.documents == chosen
+        await wait_for(pilot, lambda: again.sources.query(".source-title"))
+        heading = str(again.sources.query(".source-title").first().render())
+        assert heading == f"{ARTICLE_TITLE}\n{server.url('/article')}"  # where it came from, without indexing again
         await wait_for(pilot, lambda: f"“{ARTICLE_TITLE}”" in status(again))
 
 

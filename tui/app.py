@@ -138,6 +138,7 @@ class AssistantApp(AssistantWork, App[None]):
 
     async def _loaded(self) -> None:
         await self.conversation.query(".loading").remove()
+        self.sources.locations = {d.id: d.source for d in self._catalog}  # documents indexed in an earlier session
         if self.load_error:
             self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
             await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))
