@@ -10,7 +10,6 @@ import pytest
 from textual.widgets import Input, Label, OptionList, ProgressBar, SelectionList, Static
 
 from pilot import ask, wait_for
-from store import Index, StoreSettings
 from tui.app import AssistantApp
 from tui.screens import ConfirmScreen, ConversationsScreen, DocumentScreen, DocumentsScreen, PromptScreen
 from web_pages import ARTICLE_TITLE, PageServer
@@ -22,20 +21,6 @@ SIZE = (120, 40)
 def server():
     with PageServer() as running:
         yield running
-
-
-@pytest.fixture
-def own_store(embeddings, cross_encoder, tmp_path):
-    """A loader of an Assistant on a store of its own (this test's documents only) and its conversations file."""
-    from assistant.service import Assistant, AssistantSettings
-
-    settings = StoreSettings(store=tmp_path / "store")
-
-    def load():
-        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
-                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
-
-    return load
 
 
 def status(app) -> str:
