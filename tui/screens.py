@@ -29,7 +29,9 @@ from the conversation; the line under each question shows what was actually sear
 
 Each answer cites its evidence as **[n]**: click a marker, or press **{key_of("next_citation")}**, to bring its
 passage into view in the sources pane, where the quoted words are highlighted. **{key_of("open_document")}**
-opens the whole document at that span.
+opens the whole document at that span; **{key_of("open_outside")}** opens it in your own `$EDITOR` at that line (a
+PDF's, HTML file's or web page's text, as indexed, in `$PAGER`). **{key_of("copy_citation")}** copies the quote
+with its source, **{key_of("copy_answer")}** the whole answer.
 
 {help_table()}
 """
