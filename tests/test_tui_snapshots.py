@@ -8,7 +8,9 @@ from __future__ import annotations
 from pilot import ask, wait_for
 from textual.widgets import Input
 
+from store import DocumentInfo
 from tui.app import AssistantApp
+from tui.screens import DocumentsScreen
 
 
 async def settle(pilot):
@@ -88,6 +90,31 @@ def test_documents_screen(snap_compare, make_assistant, monkeypatch):
     monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")  # the same picture every day
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24),
                         run_before=screen_opened_by("f3", "DocumentsScreen"))
+
+
+LIBRARY = [  # documents of every kind, with the long titles and paths a real library has
+    DocumentInfo(id="report", title="Annual report of the harbour authority on pilotage, tolls and dredging, 2025",
+                 source="/home/alice/documents/harbour-authority/reports/2025/annual-report-final-v3.pdf", chunks=214,
+                 sha256="", characters=0, indexed_at=1.0),
+    DocumentInfo(id="strike", title="Port pilots strike over night shifts",
+                 source="https://news.example.org/2026/11/30/port-pilots-strike-over-night-shifts-at-the-harbour",
+                 chunks=9, sha256="", characters=0, indexed_at=1.0),
+    DocumentInfo(id="notes", title="Lighthouse notes", source="/home/alice/notes/lighthouse.md", chunks=1, sha256="",
+                 characters=0, indexed_at=1.0),
+]
+
+
+def test_documents_screen_fits_80_columns(snap_compare, make_assistant, monkeypatch):
+    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-08 03:41")
+
+    async def library(pilot):
+        await loaded(pilot)
+        pilot.app.push_screen(DocumentsScreen(LIBRARY, ["report", "notes"]))
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DocumentsScreen))
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(80, 24), run_before=library)
 
 
 def test_conversations_screen(snap_compare, make_assistant, monkeypatch):
