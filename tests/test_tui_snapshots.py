@@ -1,6 +1,6 @@
 """Snapshots of the chat UI (pytest-textual-snapshot): the first screen, an answered follow-up with its
-sources grouped by document, the document view with the cited span highlighted, the help, and the documents and
-conversations screens. Update with --snapshot-update after
+sources grouped by document, the document view with the cited span highlighted, a citation copied, the help, and
+the documents (at 100 and 80 columns) and conversations screens. Update with --snapshot-update after
 a deliberate change, and look at the SVGs before committing them."""
 
 from __future__ import annotations
@@ -61,6 +61,18 @@ def test_document_view_with_highlight(snap_compare, make_assistant):
         await settle(pilot)
 
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 30), run_before=open_document)
+
+
+def test_citation_copied_with_its_source(snap_compare, make_assistant):
+    async def copy_citation(pilot):
+        await loaded(pilot)
+        await ask(pilot, "How many people were killed in the clashes?")
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("f5")  # its notification is the picture: not cleared
+        await pilot.pause(0.3)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 30), run_before=copy_citation)
 
 
 def test_help(snap_compare, make_assistant):
