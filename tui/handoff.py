@@ -12,13 +12,10 @@ from dataclasses import dataclass
 
 from textual.app import SuspendNotSupported
 
+from assistant.turns import page_words
 from tui.commands import key_of
 
 NO_LOCATION = ("", "inline", "bundled")  # sources that name no file or page a reader could go to
-
-
-def _pages(pages: list[int]) -> str:
-    return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}–{pages[-1]}"
 
 
 def citation_source(citation, location: str) -> str:
@@ -27,7 +24,7 @@ def citation_source(citation, location: str) -> str:
     if location not in NO_LOCATION:
         parts.append(location)
     if citation.pages:
-        parts.append(_pages(citation.pages))
+        parts.append(page_words(citation.pages))
     return ", ".join(parts)
 
 
