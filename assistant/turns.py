@@ -16,12 +16,17 @@ def _earlier_names(data: Any, names: dict[str, str]) -> Any:
     return data
 
 
+def page_words(pages: list[int]) -> str:
+    """A PDF span's pages in a reader's words: "page 3", "pages 3–4"; "" for a document without pages."""
+    if not pages:
+        return ""
+    return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}–{pages[-1]}"
+
+
 def place(start: int, end: int, pages: list[int]) -> str:
     """Where a span is, in a reader's words: its page or pages in a PDF, then its characters."""
     characters = f"characters {start}–{end}"
-    if not pages:
-        return characters
-    return (f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}–{pages[-1]}") + f", {characters}"
+    return f"{page_words(pages)}, {characters}" if pages else characters
 
 
 class Citation(Span):

@@ -37,6 +37,14 @@ class Document(BaseModel):
         first = max(1, bisect.bisect_right(self.page_starts, start))
         return list(range(first, max(first, bisect.bisect_right(self.page_starts, max(start, end - 1))) + 1))
 
+    @property
+    def verbatim_file(self) -> Path | None:
+        """The file whose decoded text `text` is, offsets and lines alike; None for a web page, inline text, the
+        bundled article, or a PDF's or HTML's extracted text."""
+        path = Path(self.source)
+        loader = LOADERS.get(path.suffix.lower())
+        return path if path.is_absolute() and loader is not None and loader.verbatim else None
+
     @cached_property
     def sha256(self) -> str:
         digest = hashlib.sha256()
@@ -67,6 +75,7 @@ class Extracted:
 class _Loader:
     extension: str
     read: Callable[[bytes, Path], Extracted]
+    verbatim: bool = False  # the text is the file's own, decoded: an offset into one is an offset into the other
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -139,9 +148,9 @@ def _read_pdf(data: bytes, path: Path) -> Extracted:
 LOADERS: dict[str, _Loader] = {
     loader.extension: loader
     for loader in (
-        _Loader(".txt", _read_text),
-        _Loader(".md", _read_markdown),
-        _Loader(".markdown", _read_markdown),
+        _Loader(".txt", _read_text, verbatim=True),
+        _Loader(".md", _read_markdown, verbatim=True),
+        _Loader(".markdown", _read_markdown, verbatim=True),
         _Loader(".html", _read_html),
         _Loader(".htm", _read_html),
         _Loader(".pdf", _read_pdf),

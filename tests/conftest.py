@@ -91,3 +91,28 @@ def make_assistant(shared_index, cross_encoder, tmp_path):
                          chat_model=chat_model, checkpointer=checkpointer)
 
     return make
+
+
+@pytest.fixture
+def own_store(embeddings, cross_encoder, tmp_path):
+    """A loader of an Assistant on a store of its own (this test's documents only) and its conversations file."""
+    from assistant.service import Assistant, AssistantSettings
+
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    return load
+
+
+@pytest.fixture
+def make_app(make_assistant):
+    """A maker of the chat app on the shared index, answering with `engine`."""
+    from tui.app import AssistantApp
+
+    def make(engine: str = "extractive", chat_model=None, conversations=None, **kwargs) -> AssistantApp:
+        return AssistantApp(lambda: make_assistant(engine, chat_model=chat_model, conversations=conversations), **kwargs)
+
+    return make

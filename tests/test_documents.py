@@ -25,6 +25,7 @@ def test_the_bundled_article_has_a_title_and_a_stable_id():
     assert document.id == "nagorno-karabakh-ceasefire"
     assert "ceasefire" in document.title.lower()
     assert document.text.startswith("The authorities of the self-proclaimed Republic of Nagorno-Karabakh")
+    assert document.verbatim_file is None
 
 
 def test_text_is_kept_verbatim_with_crlf_and_unicode(tmp_path):
@@ -35,12 +36,14 @@ def test_text_is_kept_verbatim_with_crlf_and_unicode(tmp_path):
     assert document.text == raw
     assert document.title == "notes"
     assert load_file(path).id == document.id  # stable across loads
+    assert document.verbatim_file == path.resolve()  # its offsets and lines are the file's
 
 
 def test_markdown_takes_its_title_from_the_first_heading(tmp_path):
     path = tmp_path / "report.md"
     path.write_text("Intro line\n\n# Quarterly report\n\nRevenue grew.\n", encoding="utf-8")
     assert load_file(path).title == "Quarterly report"
+    assert load_file(path).verbatim_file == path.resolve()
 
 
 def test_html_keeps_the_article_text_without_the_page_chrome(tmp_path):
@@ -50,6 +53,7 @@ def test_html_keeps_the_article_text_without_the_page_chrome(tmp_path):
     assert "almost four metres of ice thickness" in document.text
     assert "Cookie settings" not in document.text and "Sign in" not in document.text
     assert document.title == "Glacier retreat measured"
+    assert document.verbatim_file is None
 
 
 def test_pdf_text_is_extracted(tmp_path):
@@ -59,6 +63,7 @@ def test_pdf_text_is_extracted(tmp_path):
     assert "The bridge reopens on Monday." in document.text
     assert "Tolls stay at two euros." in document.text
     assert document.title == "Bridge memo"
+    assert document.verbatim_file is None  # the text is extracted: a line of it is no line of the file
 
 
 @pytest.mark.parametrize(

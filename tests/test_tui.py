@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
@@ -30,14 +29,6 @@ def markdown_text(view: TurnView) -> str:
 
 def errors(app) -> list[str]:
     return [n.message for n in app._notifications if n.severity == "error"]
-
-
-@pytest.fixture
-def make_app(make_assistant):
-    def make(engine: str = "extractive", chat_model=None, conversations=None, **kwargs) -> AssistantApp:
-        return AssistantApp(lambda: make_assistant(engine, chat_model=chat_model, conversations=conversations), **kwargs)
-
-    return make
 
 
 async def test_a_conversation_shows_answers_searches_sources_and_highlights(make_app):

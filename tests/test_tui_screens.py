@@ -10,7 +10,6 @@ import pytest
 from textual.widgets import Input, Label, OptionList, ProgressBar, SelectionList, Static
 
 from pilot import ask, wait_for
-from store import Index, StoreSettings
 from tui.app import AssistantApp
 from tui.screens import ConfirmScreen, ConversationsScreen, DocumentScreen, DocumentsScreen, PromptScreen
 from web_pages import ARTICLE_TITLE, PageServer
@@ -22,20 +21,6 @@ SIZE = (120, 40)
 def server():
     with PageServer() as running:
         yield running
-
-
-@pytest.fixture
-def own_store(embeddings, cross_encoder, tmp_path):
-    """A loader of an Assistant on a store of its own (this test's documents only) and its conversations file."""
-    from assistant.service import Assistant, AssistantSettings
-
-    settings = StoreSettings(store=tmp_path / "store")
-
-    def load():
-        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite"),
-                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
-
-    return load
 
 
 def status(app) -> str:
@@ -94,9 +79,11 @@ async def test_the_documents_screen_chooses_what_the_conversation_answers_from_a
         screen = await open_screen(pilot, "f3", DocumentsScreen)
         listing = screen.query_one(SelectionList)
         rows = [str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count)]
-        assert len(rows) == 2 and all(" passages · indexed 20" in row for row in rows)
+        assert len(rows) == 2 and all(re.search(r" passages? · 20\d\d-\d\d-\d\d \d\d:\d\d", row) for row in rows)
         page = next(i for i, row in enumerate(rows) if ARTICLE_TITLE in row)
-        assert server.url("/article") in rows[page]
+        listing.highlighted = page
+        await pilot.pause()
+        assert str(screen.query_one("#highlighted").render()) == f"{ARTICLE_TITLE}\n{server.url('/article')}"
         assert listing.selected == [listing.get_option_at_index(i).value for i in range(2)]  # all: every document
         listing.highlighted = 1 - page
         await pilot.press("space", "u")  # uncheck the notes: answer from the page only
@@ -108,6 +95,9 @@ async def test_the_documents_screen_chooses_what_the_conversation_answers_from_a
     async with again.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: again.turn_views and again.documents is not None)
         assert again.documents == chosen
+        await wait_for(pilot, lambda: again.sources.query(".source-title"))
+        heading = str(again.sources.query(".source-title").first().render())
+        assert heading == f"{ARTICLE_TITLE}\n{server.url('/article')}"  # where it came from, without indexing again
         await wait_for(pilot, lambda: f"“{ARTICLE_TITLE}”" in status(again))
 
 
@@ -208,3 +198,39 @@ async def test_launched_with_a_url_it_fetches_the_page_greets_with_its_title_and
         view = await ask(pilot, "How many pilots joined the strike?")
         assert "41 of the port's 46 pilots" in view.turn.answer
         assert {s.document_id for s in view.turn.sources} == set(app.documents)
+
+
+def test_a_documents_line_keeps_its_date_whole_at_any_width():
+    from store import DocumentInfo
+    from tui.screens import document_lines
+
+    library = [DocumentInfo(id="r", title="Annual report of the harbour authority on pilotage and dredging, 2025",
+                            source="/home/alice/documents/harbour-authority/reports/2025/annual-report.pdf",
+                            chunks=214, sha256="", characters=0, indexed_at=1.0),
+               DocumentInfo(id="n", title="Lighthouse notes", source="/home/alice/lighthouse.md", chunks=1,
+                            sha256="", characters=0, indexed_at=1.0)]
+    for width in range(45, 160):
+        lines = [line.plain for line in document_lines(library, width)]
+        assert all(len(line) <= width and re.search(r"\d passages? · \d{4}-\d\d-\d\d \d\d:\d\d", line)
+                   for line in lines), (width, lines)
+        assert len({line.index("·") for line in lines}) == 1  # the details in a column
+    wide = [line.plain for line in document_lines(library, 180)]
+    assert wide[0].startswith(library[0].title) and wide[0].endswith("/home/alice/documents/harbour-authority/"
+                                                                      "reports/2025/annual-report.pdf")
+    narrow = document_lines(library, 110)[0].plain
+    assert "…" in narrow and narrow.endswith("annual-report.pdf")  # a path keeps its file name
+
+
+async def test_on_an_80_column_terminal_the_documents_screen_shows_each_date_whole(own_store, tmp_path):
+    notes = tmp_path / "a-rather-long-folder-name-for-the-harbour-notes" / "lighthouse-keeper-logbook-march.txt"
+    notes.parent.mkdir()
+    notes.write_text("The lighthouse keeper logged 41 ships in March.", encoding="utf-8")
+    app = AssistantApp(own_store, paths=[notes])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.documents is not None)
+        screen = await open_screen(pilot, "f3", DocumentsScreen)
+        listing = screen.query_one(SelectionList)
+        [row] = [listing.get_option_at_index(i).prompt.plain for i in range(listing.option_count)]
+        assert re.search(r"1 passage · \d{4}-\d\d-\d\d \d\d:\d\d$", row)
+        assert len(row) <= listing.scrollable_content_region.width - 4  # beside the checkbox, nothing cut
+        assert str(screen.query_one("#highlighted").render()).endswith(str(notes.resolve()))  # the path in full

@@ -1,6 +1,6 @@
 """Snapshots of the chat UI (pytest-textual-snapshot): the first screen, an answered follow-up with its
-sources grouped by document, the document view with the cited span highlighted, the help, and the documents and
-conversations screens. Update with --snapshot-update after
+sources grouped by document, the document view with the cited span highlighted, a citation copied, the help, and
+the documents (at 100 and 80 columns) and conversations screens. Update with --snapshot-update after
 a deliberate change, and look at the SVGs before committing them."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from __future__ import annotations
 from pilot import ask, wait_for
 from textual.widgets import Input
 
+from store import DocumentInfo
 from tui.app import AssistantApp
+from tui.screens import DocumentsScreen
 
 
 async def settle(pilot):
@@ -61,6 +63,18 @@ def test_document_view_with_highlight(snap_compare, make_assistant):
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 30), run_before=open_document)
 
 
+def test_citation_copied_with_its_source(snap_compare, make_assistant):
+    async def copy_citation(pilot):
+        await loaded(pilot)
+        await ask(pilot, "How many people were killed in the clashes?")
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("f5")  # its notification is the picture: not cleared
+        await pilot.pause(0.3)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 30), run_before=copy_citation)
+
+
 def test_help(snap_compare, make_assistant):
     async def help_screen(pilot):
         await loaded(pilot)
@@ -88,6 +102,31 @@ def test_documents_screen(snap_compare, make_assistant, monkeypatch):
     monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-01 09:30")  # the same picture every day
     assert snap_compare(snapshot_app(make_assistant), terminal_size=(100, 24),
                         run_before=screen_opened_by("f3", "DocumentsScreen"))
+
+
+LIBRARY = [  # documents of every kind, with the long titles and paths a real library has
+    DocumentInfo(id="report", title="Annual report of the harbour authority on pilotage, tolls and dredging, 2025",
+                 source="/home/alice/documents/harbour-authority/reports/2025/annual-report-final-v3.pdf", chunks=214,
+                 sha256="", characters=0, indexed_at=1.0),
+    DocumentInfo(id="strike", title="Port pilots strike over night shifts",
+                 source="https://news.example.org/2026/11/30/port-pilots-strike-over-night-shifts-at-the-harbour",
+                 chunks=9, sha256="", characters=0, indexed_at=1.0),
+    DocumentInfo(id="notes", title="Lighthouse notes", source="/home/alice/notes/lighthouse.md", chunks=1, sha256="",
+                 characters=0, indexed_at=1.0),
+]
+
+
+def test_documents_screen_fits_80_columns(snap_compare, make_assistant, monkeypatch):
+    monkeypatch.setattr("tui.screens.when", lambda moment: "2026-12-08 03:41")
+
+    async def library(pilot):
+        await loaded(pilot)
+        pilot.app.push_screen(DocumentsScreen(LIBRARY, ["report", "notes"]))
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DocumentsScreen))
+        await pilot.pause()
+        await settle(pilot)
+
+    assert snap_compare(snapshot_app(make_assistant), terminal_size=(80, 24), run_before=library)
 
 
 def test_conversations_screen(snap_compare, make_assistant, monkeypatch):

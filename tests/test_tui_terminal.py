@@ -72,6 +72,30 @@ def test_ask_follow_up_quit_and_resume_in_a_real_terminal(tmp_path):
     assert again.quit() == 0
 
 
+def test_f6_hands_the_terminal_to_the_editor_at_the_cited_line_and_takes_it_back(tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Lighthouse notes\n\nThe Vellmar lighthouse stands on the northern cape of the island.\n\n"
+                     "The Vellmar lighthouse keeper lit the lamp 9,400 times.\n", encoding="utf-8")
+    editor = tmp_path / "editor"  # it shows what it was given, and waits, as an editor does, for the user to leave
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/argv"\necho "EDITING $*"\nread answer\n')
+    editor.chmod(0o755)
+    env = dict(os.environ, TERM="xterm-256color", ASSISTANT_STORE=str(tmp_path / "store"),
+               ASSISTANT_CONVERSATIONS=str(tmp_path / "conversations.sqlite"), ASSISTANT_ENGINE="extractive",
+               EDITOR=str(editor), PYTHONPATH=str(Path(__file__).parents[1]))  # this checkout's code, not another's
+    env.pop("VISUAL", None)
+    term = Terminal(["chat", str(notes)], env)
+    term.wait_for(r"Ready\. Ask about this document")
+    term.child.send("How many times did the Vellmar lighthouse keeper light the lamp?\r")
+    term.wait_for(r"searched: .*9,400", pane="conversation")
+    term.child.send("\x1b[17~")  # F6
+    term.wait_for(rf"EDITING \+5 {re.escape(str(notes.resolve()))}")
+    assert (tmp_path / "argv").read_text().splitlines() == ["+5", str(notes.resolve())]
+    term.child.send("\r")  # the user leaves the editor
+    term.child.send("\x1bOP")  # F1: the UI reads its keys again
+    term.wait_for(r"keys and commands \(this help\)")
+    assert term.quit() == 0
+
+
 def test_the_ui_quits_when_its_terminal_goes_away(tmp_path):
     """A closed terminal window or a killed tmux session must not leave the UI behind, spinning on a dead tty.
     Launched with SIGHUP ignored (as nohup and some launchers do), so only the hang-up itself can tell it."""

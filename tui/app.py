@@ -3,7 +3,8 @@
 All retrieval and answering is the `assistant` package's; this module only shows it. The assistant is built in a
 worker thread after the window is up, so the first screen appears at once; everything that touches the models,
 the index or the conversation store runs in the thread workers of `tui.workers`, which report back with
-`call_from_thread`. Its commands -- keys, slash forms, palette entries, help -- come from `tui.commands`.
+`call_from_thread`. Its commands -- keys, slash forms, palette entries, help -- come from `tui.commands`; copying
+and opening in the user's own programs are `tui.handoff`'s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from assistant.console import URL_WIDTH, download_amount, shortened
 from assistant.engines import ENGINES
 
 from tui.commands import bindings, key_of, palette_entries, slash_action
+from tui.handoff import HandoffActions
 from tui.screens import HelpScreen, PromptScreen
 from tui.text import visible
 from tui.widgets import SourcesPane, TurnView
@@ -36,7 +38,7 @@ from tui.workers import AssistantWork
 HANG_UP_GRACE = 3.0  # seconds the UI may take to shut down once its terminal is gone
 
 
-class AssistantApp(AssistantWork, App[None]):
+class AssistantApp(AssistantWork, HandoffActions, App[None]):
     """`assistant chat`: ask, follow up, and see the evidence for every answer."""
 
     TITLE = "evidence-assistant"
@@ -138,6 +140,7 @@ class AssistantApp(AssistantWork, App[None]):
 
     async def _loaded(self) -> None:
         await self.conversation.query(".loading").remove()
+        self.sources.locations = {d.id: d.source for d in self._catalog}  # documents indexed in an earlier session
         if self.load_error:
             self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
             await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))

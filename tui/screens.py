@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, OptionList, SelectionList, TextArea
+from textual.widgets import Button, Input, Label, Markdown, OptionList, SelectionList, Static, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 from textual.widgets.text_area import Selection as TextSelection
@@ -29,7 +29,9 @@ from the conversation; the line under each question shows what was actually sear
 
 Each answer cites its evidence as **[n]**: click a marker, or press **{key_of("next_citation")}**, to bring its
 passage into view in the sources pane, where the quoted words are highlighted. **{key_of("open_document")}**
-opens the whole document at that span.
+opens the whole document at that span; **{key_of("open_outside")}** opens it in your own `$EDITOR` at that line (a
+PDF's, HTML file's or web page's text, as indexed, in `$PAGER`). **{key_of("copy_citation")}** copies the quote
+with its source, **{key_of("copy_answer")}** the whole answer.
 
 {help_table()}
 """
@@ -183,6 +185,60 @@ class ConversationsScreen(_ListScreen):
         self._confirm(f"Delete the conversation “{visible(title)}” for good?", ("delete", conversation))
 
 
+SOURCE_WIDTH = 16  # the fewest characters of a path or URL worth showing in a document's line
+
+
+def _middle_shortened(text: str, width: int) -> str:
+    """`text` cut to `width` characters in its middle, so a path or URL keeps its start and, first, its last part."""
+    if len(text) <= width:
+        return text
+    last = len(text) - text.rstrip("/").rfind("/")  # "/report.pdf": the file's or page's own name
+    head = max(0, min((width - 1) // 3, width - 1 - last))
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+
+
+def document_lines(documents, width: int) -> list[Text]:
+    """One line per document, in columns that fit `width`: its title, passages and indexing date, then its source;
+    the title and the source are cut with an ellipsis so that the date always shows."""
+    details = [f"{d.chunks} passage{'s' if d.chunks != 1 else ''} · {when(d.indexed_at) if d.indexed_at else 'earlier'}"
+               for d in documents]
+    details_width = max(map(len, details), default=0)
+    room = width - details_width - 2  # what the title and the source share
+    titles = [visible(d.title) for d in documents]
+    sources = [visible(d.source) for d in documents]
+    longest_title, longest_source = max(map(len, titles), default=0), max(map(len, sources), default=0)
+    # the title takes what it needs but leaves the source a third of the room; all of it if the source cannot fit
+    title_width = min(longest_title, max(room * 2 // 3, room - longest_source - 2))
+    source_width = room - title_width - 2
+    if source_width < SOURCE_WIDTH:
+        title_width, source_width = max(1, min(longest_title, room)), 0
+    lines = []
+    for title, detail, source in zip(titles, details, sources, strict=True):
+        line = Text.assemble((shortened(title, title_width).ljust(title_width), "bold"), "  ",
+                             (detail.rjust(details_width), "dim"))
+        if source_width:
+            line.append(f"  {_middle_shortened(source, source_width)}", style="dim")
+        lines.append(line)
+    return lines
+
+
+class DocumentList(SelectionList[str]):
+    """The indexed documents to check, one line each (as a SelectionList shows them), laid out anew for its width."""
+
+    def __init__(self, documents, chosen: list[str] | None):
+        self.documents = documents
+        super().__init__(*[Selection(line, d.id, chosen is None or d.id in chosen)
+                           for d, line in zip(documents, document_lines(documents, 200), strict=True)])  # till sized
+
+    def on_resize(self) -> None:
+        # the gutter is the checkbox; the option's padding is the list's own (OptionList's private sizes, read as
+        # OptionList itself reads them to lay out its lines)
+        padding = self.get_component_styles("option-list--option").padding.width
+        width = self.scrollable_content_region.width - self._get_left_gutter_width() - padding
+        for index, line in enumerate(document_lines(self.documents, width)):
+            self.replace_option_prompt_at_index(index, line)
+
+
 class DocumentsScreen(_ListScreen):
     """Every indexed document with its source, passages and when it was indexed; the checked ones are those the
     conversation answers from. Space checks, U answers from the checked ones, A adds a file, folder or URL,
@@ -198,22 +254,23 @@ class DocumentsScreen(_ListScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(Text.assemble(("Documents\n", "bold"), ("checked: answered from\n", "italic"),
-                                      ("Space: check · U: answer from the checked · A: add a file, folder or URL · "
-                                       "D: remove · Esc: close", "dim")))
+            yield Label(Text.assemble(("Documents\n", "bold"),
+                                      ("checked: answered from · dates: when indexed", "italic")))
+            # a Static, not a Label: it wraps on a narrow terminal instead of being cut
+            yield Static(Text("Space: check · U: answer from the checked · A: add · D: remove · Esc: close",
+                              style="dim"))
             if self.demo:
                 yield Label(Text("This is the bundled demo article: it steps aside once you add documents of your own.",
                                  style="italic"))
-            yield SelectionList[str](*[
-                Selection(Text.assemble((shortened(visible(d.title), 48), "bold"), "  ",  # a Selection shows one line
-                                        (f"{d.chunks} passages · indexed "
-                                         f"{when(d.indexed_at) if d.indexed_at else 'earlier'} · {visible(d.source)}",
-                                         "dim")),
-                          d.id, self.chosen is None or d.id in self.chosen)
-                for d in self.documents
-            ])
+            yield DocumentList(self.documents, self.chosen)
+            yield Static("", id="highlighted")  # what its line had to cut: the title and source in full
             if not self.documents:
                 yield Label(Text("Nothing is indexed: press A to add a file, a folder or a web page.", style="italic"))
+
+    def on_selection_list_selection_highlighted(self, event: SelectionList.SelectionHighlighted) -> None:
+        document = self.documents[event.selection_index]
+        self.query_one("#highlighted", Static).update(
+            Text.assemble((visible(document.title), "bold"), "\n", (visible(document.source), "dim")))
 
     def _highlighted(self) -> str | None:
         options = self.query_one(SelectionList)

@@ -159,13 +159,19 @@ class SourcesPane(VerticalScroll, can_focus=False):
     def cards(self) -> list[SourceCard]:
         return list(self.query(SourceCard))
 
+    def chosen_citation(self):
+        """The citation brought into view (F2, a click on its marker), else the answer's first; None without any."""
+        if self.turn is None:
+            return None
+        chosen = [c for c in self.turn.citations if c.n == self.citation] or self.turn.citations
+        return chosen[0] if chosen else None
+
     def selected_span(self) -> tuple[str, int, int] | None:
         """(document, start, end) of the chosen citation, else of the first citation, else of the top passage."""
         if self.turn is None:
             return None
-        chosen = [c for c in self.turn.citations if c.n == self.citation] or self.turn.citations
-        if chosen:
-            return chosen[0].document_id, chosen[0].start, chosen[0].end
+        if (chosen := self.chosen_citation()) is not None:
+            return chosen.document_id, chosen.start, chosen.end
         if self.turn.sources:
             s = self.turn.sources[0]
             return s.document_id, s.start, s.end

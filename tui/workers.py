@@ -8,6 +8,9 @@ back to the UI thread with `call_from_thread` -- a worker never touches a widget
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.worker import get_current_worker
 
+from tui.handoff import line_at, viewer_command
 from tui.screens import ConversationsScreen, DocumentScreen, DocumentsScreen
 from tui.widgets import TurnView
 
@@ -133,6 +137,44 @@ class AssistantWork:
             return
         self.call_from_thread(self.push_screen, DocumentScreen(title, found.text, start, end, found.source,
                                                                found.pages(start, end)))
+
+    @work(thread=True, exit_on_error=False, group="document")
+    def _open_outside(self, document: str, start: int) -> None:
+        """Open the document at the line of `start` in the user's own program: a .txt or .md file itself in their
+        editor; any other text (a PDF's, a web page's) as indexed, copied to a scratch file, in their pager, since
+        a line of extracted text is no line of the PDF or HTML it came from."""
+        try:
+            found = self.assistant.index.document(document)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
+            return
+        if found is None:
+            self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
+            return
+        line = line_at(found.text, start)
+        path = found.verbatim_file
+        if path is not None and not path.is_file():
+            self.call_from_thread(self.notify, f"{path} is gone; showing its text as it was indexed.",
+                                  severity="warning")
+            path = None
+        if path is not None:
+            indexed = next((d.indexed_at for d in self._catalog if d.id == document), 0.0)
+            if indexed and path.stat().st_mtime > indexed:
+                self.call_from_thread(self.notify, f"{path.name} changed since it was indexed, so line {line} may "
+                                      "have moved; /index it again to cite it as it is now.", severity="warning")
+            command, scratch = viewer_command(str(path), line, os.environ, editable=True), None
+        else:
+            scratch = tempfile.mkdtemp(prefix="assistant-")
+            copy = Path(scratch) / f"{found.id}.txt"
+            try:
+                copy.write_text(found.text, encoding="utf-8")
+            except OSError as exc:
+                shutil.rmtree(scratch, ignore_errors=True)
+                self.call_from_thread(self.notify, f"Cannot write the text to {scratch} ({exc.strerror}); free some "
+                                      "space there or set $TMPDIR to another folder.", severity="error")
+                return
+            command = viewer_command(str(copy), line, os.environ, editable=False)
+        self.call_from_thread(self._run_outside, command, scratch)
 
     @work(thread=True, exit_on_error=False, group="index")
     def _index(self, paths: list[str | Path]) -> None:
