@@ -105,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
     for stage in ("dense", "lexical", "rerank"):
         search.add_argument(f"--no-{stage}", action="store_true", help=f"switch off the {stage} stage")
 
+    serve = commands.add_parser("mcp", parents=[where, engine],
+                                help="serve the documents and answers to MCP clients (stdio; --http for a loopback port)")
+    serve.add_argument("--http", action="store_true", help="streamable HTTP on 127.0.0.1 instead of stdio")
+    serve.add_argument("--port", type=int, default=8765, help="the HTTP port (default 8765)")
+    serve.add_argument("--allow-writes", action="store_true", help="offer the index and remove tools to clients")
+
     config = commands.add_parser("config", parents=[where, engine],
                                  help="the settings in effect (with these flags) and where each comes from")
     config.add_argument("--json", action="store_true", help="JSON output")
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         "rename": chat_commands.cmd_rename, "delete": chat_commands.cmd_delete,
         "script": chat_commands.cmd_script, "index": store_commands.cmd_index, "docs": store_commands.cmd_docs,
         "search": store_commands.cmd_search, "model": chat_commands.cmd_model,
-        "config": console.cmd_config,
+        "config": console.cmd_config, "mcp": _serve_mcp,
     }
     from rich.markup import escape
 
@@ -161,6 +167,12 @@ def _discard_output() -> None:
     """Point standard output at /dev/null, so the interpreter's last flush into the closed pipe says nothing."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+def _serve_mcp(args) -> int:
+    from assistant.mcp_server import cmd_mcp  # the MCP SDK is loaded only to serve it
+
+    return cmd_mcp(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from store import CrossEncoder, HybridRetriever, Index, LateInteraction, RetrievalOptions, StoreSettings
+from store import CrossEncoder, HybridRetriever, Index, LateInteraction, Passage, RetrievalOptions, StoreSettings
 
 from assistant.analysis import QuestionAnalysis, analyse
 from assistant.chain import ConversationGraph
@@ -57,6 +57,7 @@ class ConversationError(UserError):
 
 
 MAX_TITLE = 200
+MAX_SEARCH = 50  # passages one search may return
 PREPARE_DOCUMENTS = 50  # more documents than this are not read back to be prepared: each turn encodes what it needs
 
 
@@ -114,6 +115,26 @@ class Assistant:
         return AddResult(documents=[(d.id, d.title) for d in documents], added=list(report.added),
                          updated=list(report.updated), removed=list(report.removed), chunks=report.chunks_embedded,
                          failures=[str(f) for f in failures])
+
+    def search(self, query: str, k: int = 4, documents: Sequence[str] | None = None) -> list[Passage]:
+        """The k passages that best match the query (reranked, as `assistant search` finds them), each with the pages
+        of a PDF it stands on; only from `documents` when given. UserError for an empty query, a bad k or an
+        unknown document."""
+        query = " ".join(query.split())
+        if not query:
+            raise UserError("the query is empty; give some words to search for")
+        if not 1 <= k <= MAX_SEARCH:
+            raise UserError(f"k is {k}; ask for 1 to {MAX_SEARCH} passages")
+        if documents is not None:
+            unknown = sorted(set(documents) - {d.id for d in self.index.documents()})
+            if unknown:
+                raise UserError(f"no document {', '.join(unknown)}; the documents tool lists the ids")
+        retriever = HybridRetriever(index=self.index, k=k, cross_encoder=self._scorer.cross_encoder,
+                                    document_ids=list(documents) if documents is not None else None)
+        passages = retriever.search(query)
+        texts = {p.document_id: self.index.document(p.document_id) for p in passages}
+        return [p.model_copy(update={"pages": texts[p.document_id].pages(p.start, p.end)}) if texts[p.document_id] else p
+                for p in passages]
 
     def warm_up(self) -> None:
         """Load the models and the lexical index now rather than on the first question."""
