@@ -35,7 +35,7 @@ def print_turn(turn: Turn) -> None:
     if turn.citations:
         out.print()
     for c in turn.citations:
-        mark = "verified" if c.verified else "NOT FOUND in the document"
+        mark = "verified" if c.verified else f"STALE: {_plain(c.stale)}" if c.stale else "NOT FOUND in the document"
         out.print(f"[{c.n}] “{_plain(c.text)}” — {_plain(c.title)}, {place(c.start, c.end, c.pages)} ({mark})")
     out.print("\n[bold]Sources[/bold]")
     for group in turn.source_groups():

@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 
 from rapidfuzz import fuzz
 
+from store import Document
+
 from assistant.engines.base import MARKER, Quote, marked_sentences
 from assistant.meaning import disagreement
-from assistant.turns import Citation
+from assistant.turns import Citation, Turn
 
 FUZZY_THRESHOLD = 90.0  # rapidfuzz partial-ratio a quote needs to count as found in its document
 
@@ -73,3 +75,37 @@ _VERDICT = re.compile(r"^(yes|no)\W*$", re.IGNORECASE)
 
 def _is_verdict(claim: str) -> bool:
     return bool(_VERDICT.match(claim))
+
+
+def recheck(turns: Sequence[Turn], document: Callable[[str], Document | None],
+            changed_on: Callable[[str], str]) -> list[Turn]:
+    """The turns, each verified citation checked against its document as indexed now: one whose document is gone,
+    or whose quote is no longer at its offsets, is stale (and no longer verified), with the reason. `changed_on`
+    gives the date a document was last indexed, as a reader reads it."""
+    documents: dict[str, Document | None] = {}
+    out = []
+    for turn in turns:
+        citations = []
+        for c in turn.citations:
+            if c.verified:
+                if c.document_id not in documents:
+                    documents[c.document_id] = document(c.document_id)
+                stale = _drift(c, documents[c.document_id], changed_on)
+                if stale:
+                    c = c.model_copy(update={"verified": False, "stale": stale})
+            citations.append(c)
+        out.append(turn if citations == turn.citations else turn.model_copy(update={"citations": citations}))
+    return out
+
+
+def _drift(citation: Citation, current: Document | None, changed_on: Callable[[str], str]) -> str | None:
+    """Why the document no longer says the quote where it did; None while it does."""
+    if current is None:
+        return "its document is no longer indexed"
+    if current.text[citation.start:citation.end] == citation.text:
+        return None
+    when = changed_on(citation.document_id)
+    at = current.text.find(citation.text)
+    if at >= 0:
+        return f"the document changed on {when}; the quote now stands at characters {at}–{at + len(citation.text)}"
+    return f"the document changed on {when} and no longer says this"

@@ -14,7 +14,8 @@ from store import CrossEncoder, HybridRetriever, Index, LateInteraction, Passage
 
 from assistant.analysis import QuestionAnalysis, analyse
 from assistant.chain import ConversationGraph
-from assistant.console import UserError
+from assistant.citations import recheck
+from assistant.console import UserError, when
 from assistant.engines.base import EngineError, TurnCancelled
 from assistant.engines.extractive import ExtractiveEngine
 from assistant.questions import MAX_QUESTION, QuestionError, clean_question, one_line  # noqa: F401  (the service's API)
@@ -186,7 +187,13 @@ class Assistant:
             logger.exception("could not store the %s turn of %s", status, conversation_id)
 
     def turns(self, conversation_id: str) -> list[Turn]:
-        return self.chain.turns(conversation_id)
+        """The conversation's turns as they are shown, resumed or exported: each citation checked against its
+        document as indexed now (a quote its changed document no longer holds there is stale: `citations.recheck`)."""
+        return recheck(self.chain.turns(conversation_id), self.index.document, self._indexed_on)
+
+    def _indexed_on(self, document_id: str) -> str:
+        info = next((d for d in self.index.documents() if d.id == document_id), None)
+        return when(info.indexed_at) if info is not None and info.indexed_at else "an unknown date"
 
     def analysis(self, conversation_id: str) -> QuestionAnalysis | None:
         """How the conversation's latest question was read: its rule, intent, expected answer (see `explanation`)."""

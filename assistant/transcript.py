@@ -13,7 +13,7 @@ def transcript_markdown(conversation_id: str, turns: list[Turn]) -> str:
             lines += [f"*({turn.status}{': ' + turn.error if turn.error else ''})*", ""]
         for c in turn.citations:
             lines.append(f"- [{c.n}] “{c.text}” — {c.title}, {place(c.start, c.end, c.pages)}"
-                         + ("" if c.verified else " (not found in the document)"))
+                         + ("" if c.verified else f" (stale: {c.stale})" if c.stale else " (not found in the document)"))
         if turn.sources:
             lines += ["", "Sources:", ""]
             lines += [f"{s.rank}. {s.title} ({place(s.start, s.end, s.pages)}, score {s.score:.3f})" for s in turn.sources]

@@ -35,6 +35,7 @@ class Citation(Span):
     n: int
     title: str
     verified: bool
+    stale: str | None = None  # why a quote verified when it was answered is no longer (its document changed)
 
     @model_validator(mode="before")
     @classmethod

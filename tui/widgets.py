@@ -71,9 +71,11 @@ class TurnView(Vertical, can_focus=False):
         if turn.unsupported:
             notes.append(f"{len(turn.unsupported)} sentence(s) not supported: "
                          + " | ".join(f"{sentence} ({reason})" for sentence, reason in turn.flagged()))
-        unverified = [c.n for c in turn.citations if not c.verified]
+        unverified = [c.n for c in turn.citations if not c.verified and not c.stale]
         if unverified:
             notes.append("citation " + ", ".join(f"[{n}]" for n in unverified) + " not found in the documents")
+        notes += [f"citation [{c.n}] is stale: {c.stale}" for c in turn.citations if c.stale]
+        unverified += [c.n for c in turn.citations if c.stale]
         self.set_note("; ".join(notes), "bold red" if turn.unsupported or unverified else "italic")
         if turn.unsupported or unverified:
             self.add_class("-unsupported")
