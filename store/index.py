@@ -283,6 +283,7 @@ class Index:
                 documents.append(fetch_url(url, received=told))
             except LoadError as exc:
                 failures.append(exc)
+        documents = list({d.id: d for d in documents}.values())  # a file given and inside a folder given: once
         report = self.add(documents, progress)
         folders = [path.resolve() for path in files if path.is_dir()]
         if folders:

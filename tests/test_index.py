@@ -200,6 +200,15 @@ def test_reindexing_a_folder_embeds_only_new_and_changed_files_and_drops_vanishe
     assert {c.document_id for c in index.all_chunks()} == {d.id for d in index.documents()}
 
 
+def test_a_file_given_and_inside_a_folder_given_is_indexed_once(index, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Alpha\n\nThe alpha boat sails at dawn.", encoding="utf-8")
+    documents, report, failures = index.add_paths([folder, folder / "a.md"])  # (was: "cannot write to the index")
+    assert not failures and len(documents) == 1 and len(report.added) == 1
+    assert index.chunk_count() == len(chunk_document(documents[0]))
+
+
 def test_a_path_given_from_the_home_folder_is_indexed(index, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "notes.txt").write_text("Echo returned home on Friday.", encoding="utf-8")
