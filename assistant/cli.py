@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", metavar="PATH|URL",
                        help="a file, a folder, or a web page's URL (fetched now, and again on each re-index)")
     index.add_argument("--rebuild", action="store_true", help="re-embed every stored document with the current model")
+    index.add_argument("--watch", action="store_true",
+                       help="then keep watching the paths: changed files are indexed again, new ones added, deleted "
+                            "ones removed, until Ctrl+C")
     index.add_argument("--remove", action="append", default=[], metavar="ID", help="remove a document by id")
 
     model = commands.add_parser("model", help="local models for the local engine: install, list")

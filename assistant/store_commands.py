@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from rich.control import strip_control_codes
 from rich.markup import escape
@@ -44,7 +45,17 @@ def cmd_index(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from store import rebuild
+    from store.web import is_url
+
     settings = store_settings(args)
+    if args.watch:
+        if not args.paths:
+            raise UserError("--watch needs the files or folders to watch: assistant index --watch PATH…")
+        if any(is_url(p) for p in args.paths):
+            raise UserError("--watch follows files and folders, not web pages; index a page again to update it")
+        missing = [p for p in args.paths if not Path(p).expanduser().exists()]
+        if missing:
+            raise UserError(f"{missing[0]} does not exist; give a file or folder to watch")
     with Progress(
         TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.fields[amount]}", markup=False),
         TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal,
@@ -69,20 +80,41 @@ def cmd_index(args) -> int:
             else:
                 err.print(f"error: no document {escape(doc_id)}; see `assistant docs` for the ids")
         documents, report, failures = index.add_paths(args.paths, progress, shown.fetching)
+    _print_report(documents, report, failures)
+    if args.watch:
+        return _watch(index, args.paths)
+    if failures:
+        err.print(f"{len(failures)} path(s) not indexed: {', '.join(escape(f.path) for f in failures)}")
+        return 1
+    return 0
+
+
+def _print_report(documents, report, failures, changed_only: bool = False) -> None:
+    """What a write did, a line per document (`changed_only`: not those that were unchanged), then the totals."""
     for doc in documents:
         state = "new" if doc.id in report.added else "updated" if doc.id in report.updated else "unchanged"
-        out.print(f"{state:9} {escape(doc.id)}  {escape(doc.title)}")
+        if not (changed_only and state == "unchanged"):
+            out.print(f"{state:9} {escape(doc.id)}  {escape(doc.title)}")
     for doc_id in report.removed:
-        out.print(f"{'removed':9} {escape(doc_id)}  (its file is gone from the folder)")
-    if documents or report.removed:
+        out.print(f"{'removed':9} {escape(doc_id)}  (its file is gone)")
+    if (documents and not changed_only) or report.added or report.updated or report.removed:
         out.print(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
                   f"{len(report.removed)} removed; {report.chunks_embedded} chunks embedded, "
                   f"{report.chunks_removed} removed")
     for failure in failures:
         err.print(f"error: {escape(str(failure))}")
-    if failures:
-        err.print(f"{len(failures)} path(s) not indexed: {', '.join(escape(f.path) for f in failures)}")
-        return 1
+
+
+def _watch(index, paths) -> int:
+    """Keep the index in step with the paths until Ctrl+C: each change is reported as `assistant index` reports."""
+    from store.watch import keep_in_step
+
+    try:
+        keep_in_step(index, paths, lambda synced: _print_report(synced.documents, synced.report, synced.failures,
+                                                                changed_only=True),
+                     on_ready=lambda: out.print(f"watching {len(paths)} path(s) for changes; Ctrl+C stops"))
+    except KeyboardInterrupt:
+        out.print("stopped watching")
     return 0
 
 
