@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -136,6 +137,25 @@ class Assistant:
         texts = {p.document_id: self.index.document(p.document_id) for p in passages}
         return [p.model_copy(update={"pages": texts[p.document_id].pages(p.start, p.end)}) if texts[p.document_id] else p
                 for p in passages]
+
+    def watch(self, paths: Sequence[str | Path], on_change: Callable[[AddResult], None], stop: threading.Event,
+              on_ready: Callable[[], None] | None = None) -> None:
+        """Keep the index in step with these files and folders until `stop` is set: what changed while nobody
+        watched first, then each change as it happens (store.watch), told to `on_change` when it changed anything;
+        the changed documents are prepared for questions."""
+        from store.watch import keep_in_step
+
+        def changed(documents, report, failures) -> None:
+            fresh = [d for d in documents if d.id in report.added or d.id in report.updated]
+            self._scorer.prepare([d.text for d in fresh])
+            if fresh or report.removed or failures:
+                on_change(AddResult(documents=[(d.id, d.title) for d in fresh], added=list(report.added),
+                                    updated=list(report.updated), removed=list(report.removed),
+                                    chunks=report.chunks_embedded, failures=[str(f) for f in failures]))
+
+        changed(*self.index.add_paths(paths))
+        keep_in_step(self.index, paths, lambda synced: changed(synced.documents, synced.report, synced.failures),
+                     stop, on_ready)
 
     def warm_up(self) -> None:
         """Load the models and the lexical index now rather than on the first question."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from store.config import ConfiguredSettings, default_data_dir
 
@@ -40,6 +40,13 @@ class AssistantSettings(ConfiguredSettings):
     # how an LLM engine's short answer is shown: followed by the sentence it stands on ("evidence"), or alone
     # ("short": the fewest words, what CoQA's F1 rewards)
     answer_style: Literal["evidence", "short"] = "evidence"
+    # files and folders the chat UI keeps indexed as they change (`assistant index --watch` does it from a shell)
+    watch: list[Path] = []
+
+    @field_validator("watch")
+    @classmethod
+    def _home_folder(cls, paths: list[Path]) -> list[Path]:
+        return [path.expanduser() for path in paths]  # `watch = ["~/notes"]`
 
 
 def local_model_path(settings: AssistantSettings) -> Path | None:

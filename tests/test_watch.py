@@ -146,3 +146,32 @@ def test_a_kill_in_a_watched_re_index_loses_nothing(tmp_path):
     assert all(documents[name]["chunks"] == per_document[documents[name]["id"]] for name in documents)
     found = run_assistant("search", "How many ships does day 41 record?", "-k", "1", "--json", env=env)
     assert "123 ships" in json.loads(found.stdout)["passages"][0]["text"]
+
+
+async def test_the_chat_ui_keeps_the_watch_settings_folder_in_step(embeddings, cross_encoder, tmp_path):
+    """`watch = ["~/notes"]` in the config: what changed while the UI was closed is indexed at start, then each
+    saved file as it is saved; a question finds it."""
+    from pilot import ask, wait_for
+
+    from assistant.service import Assistant, AssistantSettings
+    from store import Index, StoreSettings
+    from tui.app import AssistantApp
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "alpha.md").write_text("# Alpha\n\nThe alpha boat sails at dawn.\n", encoding="utf-8")
+    settings = StoreSettings(store=tmp_path / "store")
+
+    def load():
+        return Assistant(settings, AssistantSettings(conversations=tmp_path / "c.sqlite", watch=[folder]),
+                         index=Index(settings, embeddings), cross_encoder=cross_encoder)
+
+    app = AssistantApp(load)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.watching == [folder], timeout=60)
+        assert {d.title for d in app._catalog} == {"Alpha"}  # indexed at start
+        (folder / "tides.md").write_text("# Tides\n\nHigh tide at the north pier comes at 14:20 on Friday.\n",
+                                         encoding="utf-8")
+        await wait_for(pilot, lambda: {d.title for d in app._catalog} == {"Alpha", "Tides"}, timeout=60)
+        view = await ask(pilot, "When is high tide at the north pier?")
+        assert "14:20" in view.turn.answer and view.turn.citations[0].verified

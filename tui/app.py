@@ -66,6 +66,8 @@ class AssistantApp(AssistantWork, HandoffActions, App[None]):
         self._no_answer.set()  # (a cancelled one stops at its next step)
         self._running_view: TurnView | None = None
         self._activity = ""  # what the indexing is doing, for the status line ("fetching …", "embedding …")
+        self._stop_watching = threading.Event()  # ends the watch of the `watch` setting's folders, with the app
+        self.watching: list[Path] = []  # the files and folders being kept in step, once the watch is in place
 
     # --- layout ------------------------------------------------------------------------
 
@@ -96,6 +98,9 @@ class AssistantApp(AssistantWork, HandoffActions, App[None]):
         self.conversation.mount(Static(Text("Loading the models and the index…"), classes="loading"))
         self._update_status()
         self._start()
+
+    def on_unmount(self) -> None:
+        self._stop_watching.set()
 
     def _quit_if_the_terminal_is_gone(self) -> None:
         """Quit when the terminal hangs up (its window closed, the ssh session dropped, the multiplexer killed):

@@ -43,6 +43,8 @@ class AssistantWork:
     _assistant_ready: threading.Event
     _no_answer: threading.Event
     _catalog: list  # store.DocumentInfo
+    _stop_watching: threading.Event
+    watching: list[Path]
     _demo: bool
 
     # --- start-up ----------------------------------------------------------------------
@@ -76,6 +78,8 @@ class AssistantWork:
             else:
                 self.call_from_thread(self.notify, f"No stored conversation {self.conversation_id}: it starts now.")
         self._assistant_ready.set()
+        if assistant.settings.watch:  # (after the catalog is read above: the watch's own reading comes later)
+            self._watch(assistant.settings.watch)
         while not self._no_answer.wait(0.1):  # a question asked meanwhile goes first, encoding what it needs itself
             if get_current_worker().is_cancelled:
                 return
@@ -221,6 +225,28 @@ class AssistantWork:
         for failure in result.failures:
             self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
         self._refresh_catalog()  # the bundled article steps aside for the user's first document; greet
+
+    @work(thread=True, exit_on_error=False, group="watch")
+    def _watch(self, paths: list[Path]) -> None:
+        """Keep the `watch` setting's files and folders indexed as they change, until the app ends."""
+        names = ", ".join(path.name or str(path) for path in paths)
+
+        def changed(result) -> None:
+            told = [f"{len(result.added)} new", f"{len(result.updated)} changed", f"{len(result.removed)} removed"]
+            self.call_from_thread(self.notify, f"{names}: {', '.join(told)} ({result.chunks} chunks embedded).",
+                                  title="Kept in step")
+            for failure in result.failures:
+                self.call_from_thread(self.notify, failure, title="Not indexed", severity="error", timeout=15)
+            self._refresh_catalog()
+
+        def ready() -> None:
+            self.watching = paths
+            self.call_from_thread(self.notify, f"Watching {names}: changed files are indexed again as you save them.")
+
+        try:
+            self.assistant.watch(paths, changed, self._stop_watching, ready)
+        except Exception as exc:  # a folder gone, too many files for inotify, the store failing: the chat goes on
+            self.call_from_thread(self.notify, f"Cannot watch {names}: {exc}", severity="error", timeout=15)
 
     # --- conversations -----------------------------------------------------------------
 
