@@ -109,6 +109,9 @@ def test_a_client_over_http_indexes_finds_and_removes_a_document_in_a_chroma_ser
             seen["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
             seen["index"] = await _call(session, "index", paths=[str(notes), str(tmp_path / "missing.md")])
             seen["answer"] = await _call(session, "ask", question="Where are the tide tables kept?")
+            seen["follow-up"] = await _call(session, "ask", question="And who keeps them?",
+                                            conversation=seen["answer"]["conversation"])
+            seen["search"] = await _call(session, "search", query="pilot boat Kestrel", k=1)
             [document] = [d for d in (await _call(session, "documents"))["documents"] if d["source"] == str(notes)]
             seen["id"] = document["id"]
             seen["remove"] = await _call(session, "remove", document=document["id"])
@@ -122,6 +125,10 @@ def test_a_client_over_http_indexes_finds_and_removes_a_document_in_a_chroma_ser
     assert seen["tools"] == ["ask", "documents", "index", "remove", "search"]
     assert len(seen["index"]["added"]) == 1 and "missing.md" in seen["index"]["failures"][0]
     assert "lighthouse" in seen["answer"]["answer"] and seen["answer"]["citations"][0]["verified"]
+    assert seen["follow-up"]["conversation"] == seen["answer"]["conversation"]
+    assert "harbour master" in seen["follow-up"]["answer"]
+    [passage] = seen["search"]["passages"]
+    assert "Kestrel" in passage["text"] and passage["document_id"] == seen["id"]
     assert seen["remove"] == {"removed": seen["id"]} and seen["id"] not in seen["documents"]
     assert seen["again"].endswith(f"no document {seen['id']}; the documents tool lists the ids")
 
