@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -50,3 +51,19 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+# Python for a child process that has an `index` (store.Index), and imports os and signal: its next chunk write
+# stores half of the chunks it is handed, prints "half written", then the process kills itself with SIGKILL (a real
+# kill, between two writes of one group, every time)
+KILL_AT_HALF_WRITE = textwrap.dedent("""
+    real = index.corpus.chunks.upsert
+
+    def upsert(**columns):
+        half = len(columns["ids"]) // 2
+        real(**{name: values[:half] for name, values in columns.items()})
+        print("half written", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    index.corpus.chunks.upsert = upsert
+""")

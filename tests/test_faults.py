@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from processes import free_port, run_assistant, start_chroma
+from processes import KILL_AT_HALF_WRITE, free_port, run_assistant, start_chroma
 
 from store import Index, StoreSettings
 from store.chunking import chunk_document
@@ -50,15 +50,7 @@ KILL_MID_WRITE = textwrap.dedent("""
     from store.documents import load_paths
 
     index = Index(StoreSettings())
-    real = index.corpus.chunks.upsert
-
-    def upsert(**columns):
-        half = len(columns["ids"]) // 2
-        real(**{name: values[:half] for name, values in columns.items()})
-        print("half written", flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    index.corpus.chunks.upsert = upsert
+""") + KILL_AT_HALF_WRITE + textwrap.dedent("""
     documents, _ = load_paths([Path(p) for p in sys.argv[1:]])
     index.add(documents)
 """)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from processes import run_assistant
+from processes import KILL_AT_HALF_WRITE, run_assistant
 
 ASSISTANT = shutil.which("assistant", path=str(Path(sys.executable).parent))
 
@@ -105,15 +105,7 @@ KILL_MID_WATCHED_WRITE = textwrap.dedent("""
 
     index = Index(StoreSettings())
     index.add_paths([sys.argv[1]])
-    real = index.corpus.chunks.upsert
-
-    def upsert(**columns):
-        half = len(columns["ids"]) // 2
-        real(**{name: values[:half] for name, values in columns.items()})
-        print("half written", flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    index.corpus.chunks.upsert = upsert
+""") + KILL_AT_HALF_WRITE + textwrap.dedent("""
     keep_in_step(index, [sys.argv[1]], lambda synced: None, on_ready=lambda: print("watching", flush=True))
 """)
 

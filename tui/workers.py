@@ -129,15 +129,21 @@ class AssistantWork:
 
     # --- documents ---------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="document")
-    def _open_document(self, document: str, title: str, start: int, end: int) -> None:
+    def _indexed_document(self, document: str):
+        """The document with its text as indexed (store.Document), or None after telling the user why not."""
         try:
             found = self.assistant.index.document(document)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
-            return
+            return None
         if found is None:
             self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
+        return found
+
+    @work(thread=True, exit_on_error=False, group="document")
+    def _open_document(self, document: str, title: str, start: int, end: int) -> None:
+        found = self._indexed_document(document)
+        if found is None:
             return
         self.call_from_thread(self.push_screen, DocumentScreen(title, found.text, start, end, found.source,
                                                                found.pages(start, end)))
@@ -147,13 +153,8 @@ class AssistantWork:
         """Open the document at the line of `start` in the user's own program: a .txt or .md file itself in their
         editor; any other text (a PDF's, a web page's) as indexed, copied to a scratch file, in their pager, since
         a line of extracted text is no line of the PDF or HTML it came from."""
-        try:
-            found = self.assistant.index.document(document)
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"Cannot open the document: {exc}", severity="error")
-            return
+        found = self._indexed_document(document)
         if found is None:
-            self.call_from_thread(self.notify, f"The document {document} is no longer in the index.", severity="error")
             return
         line = line_at(found.text, start)
         path = found.verbatim_file
