@@ -53,6 +53,7 @@ def sync(index: Index, paths: Iterable[str | Path]) -> Synced:
             if source.is_absolute() and not source.exists() and any(source.is_relative_to(g) for g in gone):
                 if index.remove(info.id):
                     synced.report.removed.append(info.id)
+                    synced.report.chunks_removed += info.chunks
     return synced
 
 

@@ -73,6 +73,7 @@ def test_a_watched_folder_follows_files_created_changed_and_deleted(tmp_path):
         assert "broken.txt" in out.wait_for("error: ")
         (folder / "beta.md").unlink()
         out.wait_for("removed ")
+        assert "1 removed; 0 chunks embedded, 1 removed" in out.wait_for("chunks embedded")
         (folder / "sub").mkdir()
         (folder / "sub" / "gamma.txt").write_text("Gamma notes: the gamma tug waits at the pier.\n", encoding="utf-8")
         out.wait_for("new ")
