@@ -106,15 +106,31 @@ def _print_report(documents, report, failures, changed_only: bool = False) -> No
 
 
 def _watch(index, paths) -> int:
-    """Keep the index in step with the paths until Ctrl+C: each change is reported as `assistant index` reports."""
+    """Keep the index in step with the paths until Ctrl+C (or SIGTERM): each change is reported as `assistant
+    index` reports it."""
+    import signal
+    import threading
+
     from store.watch import keep_in_step
 
+    stop = threading.Event()
+
+    def finish(signum, frame) -> None:
+        # the write in progress ends first (an interrupt inside the store's calls could leave it half done); a
+        # second Ctrl+C does not wait
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    handlers = {signum: signal.signal(signum, finish) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         keep_in_step(index, paths, lambda synced: _print_report(synced.documents, synced.report, synced.failures,
                                                                 changed_only=True),
-                     on_ready=lambda: out.print(f"watching {len(paths)} path(s) for changes; Ctrl+C stops"))
-    except KeyboardInterrupt:
-        out.print("stopped watching")
+                     stop=stop, on_ready=lambda: out.print(f"watching {len(paths)} path(s) for changes; Ctrl+C stops"))
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    out.print("stopped watching")
     return 0
 
 
