@@ -265,7 +265,9 @@ async def test_a_damaged_store_is_a_notification_with_the_way_out_and_the_ui_kee
     settings = AssistantSettings(engine="extractive", conversations=tmp_path / "c.sqlite")
     app = AssistantApp(lambda: Assistant(StoreSettings(store=store), settings, cross_encoder=cross_encoder))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.load_error is not None)
+        # (the error is set before the UI is told: wait for what the user sees)
+        await wait_for(pilot, lambda: any("cannot open the index" in e for e in errors(app)))
+        assert app.load_error is not None
         assert any("cannot open the index" in e and "assistant index --rebuild" in e for e in errors(app))
         app.query_one("#question").value = "How many people were killed?"
         await pilot.press("enter")
