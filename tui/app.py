@@ -146,12 +146,12 @@ class AssistantApp(AssistantWork, HandoffActions, App[None]):
     async def _loaded(self) -> None:
         await self.conversation.query(".loading").remove()
         self.sources.locations = {d.id: d.source for d in self._catalog}  # documents indexed in an earlier session
+        self._update_status()  # first: the greeting and the status line never disagree, even for a moment
         if self.load_error:
             self.notify(self.load_error, title="Cannot start the assistant", severity="error", timeout=30)
             await self.conversation.mount(Static(Text(f"Not loaded: {self.load_error}"), classes="loading"))
         elif not self.turn_views and not self.paths:  # with launch paths: greeted once they are indexed
             await self._welcome()
-        self._update_status()
 
     @property
     def answering_from(self) -> list:
