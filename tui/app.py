@@ -276,10 +276,17 @@ class AssistantApp(AssistantWork, HandoffActions, App[None]):
     def action_toggle_sources(self) -> None:
         self.sources.toggle_class("-hidden")
 
-    def action_open_document(self) -> None:
+    def cited_span(self) -> tuple[str, int, int] | None:
+        """(document, start, end) of the chosen citation (see SourcesPane.selected_span), or None after saying
+        what to do first."""
         span = self.sources.selected_span()
         if span is None or self.assistant is None:
             self.notify("Select an answer with sources first.")
+            return None
+        return span
+
+    def action_open_document(self) -> None:
+        if (span := self.cited_span()) is None:
             return
         document, start, end = span
         title = next((s.title for s in self.sources.turn.sources if s.document_id == document), document)

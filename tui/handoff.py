@@ -78,12 +78,11 @@ def viewer_command(path: str, line: int, environ: Mapping[str, str], editable: b
 
 
 class HandoffActions:
-    """The chat app's copy and open-outside actions; `sources`, `selected` and `_open_outside` are the app's."""
+    """The chat app's copy and open-outside actions; `sources`, `selected`, `cited_span` and `_open_outside` are the
+    app's."""
 
     def action_open_outside(self) -> None:
-        span = self.sources.selected_span()
-        if span is None or self.assistant is None:
-            self.notify("Select an answer with sources first.")
+        if (span := self.cited_span()) is None:
             return
         document, start, _ = span
         self._open_outside(document, start)
